@@ -1,0 +1,37 @@
+# Two commands on a fresh machine:
+#   make report [DATA=folder]   run every notebook on the corpus, HTML to reports/
+#   make test                   run the test suite
+# Both create .venv and install the package with its dependencies when needed.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DATA ?=
+
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: install report test load clean-processed
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24"
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+report: $(STAMP)
+	$(PY) -m analysis report $(if $(DATA),--transcripts "$(abspath $(DATA))")
+
+load: $(STAMP)
+	$(PY) -m analysis load $(if $(DATA),--transcripts "$(abspath $(DATA))")
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+clean-processed:
+	rm -rf data/processed/* reports/*.html reports/executed

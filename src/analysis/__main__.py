@@ -1,0 +1,62 @@
+"""Command line: ``python -m analysis <verb>``.
+
+Verbs:
+    load    read transcripts into data/processed/turns.parquet (+ line accounting)
+    report  execute all notebooks in order and render HTML to reports/
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from ._config import load_config
+from ._errors import AnalysisError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m analysis", description="Thematic analysis of interview transcripts.")
+    parser.add_argument("--config", help="configuration file (default: config/analysis.yaml of this project)")
+    verbs = parser.add_subparsers(dest="verb", required=True)
+
+    load = verbs.add_parser("load", help="read transcripts into data/processed/turns.parquet")
+    load.add_argument("--transcripts", help="folder of transcripts (default: paths.transcripts of the config)")
+
+    report = verbs.add_parser("report", help="execute the notebooks in order and render HTML reports")
+    report.add_argument("--transcripts", help="folder of transcripts (default: paths.transcripts of the config)")
+    return parser
+
+
+def _cmd_load(cfg, args) -> None:
+    from ._pipeline import load_step
+
+    corpus = load_step(cfg)
+    by_role = corpus.turns.groupby("role").size().to_dict()
+    print(f"{len(corpus.files)} interviews, {len(corpus.turns)} turns "
+          + ", ".join(f"{n} {role}" for role, n in sorted(by_role.items())))
+    print(f"{len(corpus.lines)} non-blank lines: " + ", ".join(f"{n} {s}" for s, n in corpus.lines["status"].value_counts().items()))
+    print(f"wrote {cfg.paths.processed}/turns.parquet")
+
+
+def _cmd_report(cfg, args) -> None:
+    from ._report import run_report
+
+    started = time.perf_counter()
+    rendered = run_report(cfg)
+    print(f"{len(rendered)} notebooks rendered to {cfg.paths.reports} in {time.perf_counter() - started:.0f} s; open {cfg.paths.reports}/index.html")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        cfg = load_config(args.config).with_transcripts(getattr(args, "transcripts", None))
+        {"load": _cmd_load, "report": _cmd_report}[args.verb](cfg, args)
+    except AnalysisError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

