@@ -59,3 +59,22 @@ def test_load_notebook_writes_turns_and_shows_the_chart(report):
     for name in ("Alex Martin", "Dana Reyes", "Sam Okafor"):
         assert name not in html
     assert str(ROOT) not in html
+
+
+def test_topic_notebook_writes_its_tables_and_model(report):
+    cfg, _ = report
+    turns = pd.read_parquet(cfg.paths.processed / "turns.parquet")
+    topics = pd.read_parquet(cfg.paths.processed / "topics.parquet")
+    info = pd.read_parquet(cfg.paths.processed / "topic_info.parquet")
+    embeddings = pd.read_parquet(cfg.paths.processed / "embeddings.parquet")
+    substantive = turns.loc[turns["substantive"], "turn_id"].tolist()
+    assert embeddings["turn_id"].tolist() == substantive
+    assert topics["turn_id"].tolist() == substantive
+    assert set(topics["topic"]) <= set(info["topic"])
+    assert (cfg.paths.processed / "topic_model" / "topics.json").is_file()
+    assert list((cfg.paths.processed / "topic_model").glob("*.safetensors"))
+    html = (cfg.paths.reports / "03_topic_model.html").read_text()
+    for title in ("Top words of the largest topics", "Answers by topic", "Topic hierarchy", "Answers per topic and interviewee"):
+        assert title in html
+    # the hierarchy's progress bar stays out of the report
+    assert "it/s]" not in html

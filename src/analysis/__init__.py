@@ -11,14 +11,20 @@ Example:
 
 from ._charts import words_by_role_figure
 from ._config import Config, load_config
+from ._embed import Embedder, nearest_answers
 from ._errors import AnalysisError, ConfigError, CorpusError, TranscriptError
 from ._ingest import LoadedCorpus, interview_summary, load_corpus
 from ._notebook import setup_notebook
-from ._pipeline import load_step, read_table
+from ._pipeline import embed_step, load_step, read_embeddings, read_table, topics_step
+from ._substance import SubstanceSettings, mark_substantive, substance_table
+from ._topic_views import document_map, topic_barchart, topic_hierarchy, topic_table, topics_per_interviewee
+from ._topics import TopicSettings, fit_topics, topic_quality
 
 __all__ = [
-    "AnalysisError", "Config", "ConfigError", "CorpusError", "LoadedCorpus", "TranscriptError",
-    "interview_summary", "load_config", "load_corpus", "load_step", "read_table",
-    "setup_notebook", "words_by_role_figure",
+    "AnalysisError", "Config", "ConfigError", "CorpusError", "Embedder", "LoadedCorpus", "SubstanceSettings",
+    "TopicSettings", "TranscriptError", "document_map", "embed_step", "fit_topics", "interview_summary",
+    "load_config", "load_corpus", "load_step", "mark_substantive", "nearest_answers", "read_embeddings",
+    "read_table", "setup_notebook", "substance_table", "topic_barchart", "topic_hierarchy", "topic_quality",
+    "topic_table", "topics_per_interviewee", "topics_step", "words_by_role_figure",
 ]
 __version__ = "0.1.0"

@@ -46,6 +46,26 @@ class Embedding(_Strict):
     batch_size: int = Field(32, ge=1, le=4096)
 
 
+class Substance(_Strict):
+    min_content_words: int = Field(5, ge=1, le=100)
+    language: str = Field("en", min_length=2, max_length=3)
+    backchannel_words: list[str] | None = None  # None: the built-in list
+
+
+class Topics(_Strict):
+    fillers: list[str] | None = None  # None: the built-in list of spoken fillers
+    ngram_range: tuple[int, int] = (1, 2)
+    min_df: int | None = Field(None, ge=1)
+    umap_n_neighbors: int = Field(15, ge=2, le=200)
+    umap_n_components: int = Field(5, ge=2, le=50)
+    min_cluster_size: int | None = Field(None, ge=2)
+    min_samples: int | None = Field(None, ge=1)
+    cluster_selection_method: Literal["leaf", "eom"] = "leaf"
+    outlier_threshold: float = Field(0.35, ge=0.0, le=1.0)
+    top_n_words: int = Field(10, ge=3, le=30)
+    label_words: int = Field(3, ge=1, le=10)
+
+
 class Config(_Strict):
     """Validated configuration; paths are absolute (resolved against the project root)."""
 
@@ -54,7 +74,26 @@ class Config(_Strict):
     privacy: Privacy = Privacy()
     ingest: Ingest = Ingest()
     embedding: Embedding = Embedding()
+    substance: Substance = Substance()
+    topics: Topics = Topics()
     root: Path = Path(".")
+
+    def substance_settings(self):
+        from ._substance import DEFAULT_BACKCHANNEL, SubstanceSettings
+
+        s = self.substance
+        return SubstanceSettings(min_content_words=s.min_content_words, language=s.language,
+                                 backchannel_words=tuple(s.backchannel_words or DEFAULT_BACKCHANNEL))
+
+    def topic_settings(self):
+        from ._topics import DEFAULT_FILLERS, TopicSettings
+
+        t = self.topics
+        return TopicSettings(seed=self.seed, fillers=tuple(t.fillers or DEFAULT_FILLERS), ngram_range=tuple(t.ngram_range),
+                             min_df=t.min_df, umap_n_neighbors=t.umap_n_neighbors, umap_n_components=t.umap_n_components,
+                             min_cluster_size=t.min_cluster_size, min_samples=t.min_samples,
+                             cluster_selection_method=t.cluster_selection_method, outlier_threshold=t.outlier_threshold,
+                             top_n_words=t.top_n_words, label_words=t.label_words)
 
     def with_transcripts(self, folder: str | Path | None) -> "Config":
         """A copy pointing at another corpus folder (a relative path is taken from the project root)."""

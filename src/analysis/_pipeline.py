@@ -1,19 +1,40 @@
-"""The steps behind the command-line verbs and the notebooks, so the two cannot drift."""
+"""The steps behind the command-line verbs and the notebooks, so the two cannot drift.
+
+Each step reads the tables of the steps before it from ``data/processed`` and writes
+its own there.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ._config import Config
+from ._errors import AnalysisError
 from ._ingest import LoadedCorpus, load_corpus
+from ._substance import mark_substantive
+
+
+def processed(cfg: Config, name: str) -> Path:
+    return Path(cfg.paths.processed) / name
+
+
+def read_table(cfg: Config, name: str) -> pd.DataFrame:
+    """Read a table an earlier step wrote, with a clear message when it is missing."""
+    path = processed(cfg, f"{name}.parquet")
+    if not path.is_file():
+        raise AnalysisError(f"{path} does not exist yet: run the step that writes it first (see README)")
+    return pd.read_parquet(path)
 
 
 def load_step(cfg: Config) -> LoadedCorpus:
-    """Load ``cfg.paths.transcripts`` and write the step's tables to ``cfg.paths.processed``:
-    ``turns.parquet``, ``line_accounting.parquet`` and ``files.parquet``."""
+    """Load ``cfg.paths.transcripts``, mark substantive answers and their language, and
+    write ``turns.parquet``, ``line_accounting.parquet`` and ``files.parquet``."""
     corpus = load_corpus(cfg.paths.transcripts, speaker_roles=dict(cfg.ingest.speaker_roles), keep_names=cfg.privacy.keep_names)
+    corpus.turns = mark_substantive(corpus.turns, cfg.substance_settings())
     out = Path(cfg.paths.processed)
     out.mkdir(parents=True, exist_ok=True)
     corpus.turns.to_parquet(out / "turns.parquet", index=False)
@@ -22,11 +43,59 @@ def load_step(cfg: Config) -> LoadedCorpus:
     return corpus
 
 
-def read_table(cfg: Config, name: str) -> pd.DataFrame:
-    """Read a table an earlier step wrote, with a clear message when it is missing."""
-    from ._errors import AnalysisError
+def make_embedder(cfg: Config, show_progress: bool = True):
+    from ._embed import Embedder
 
-    path = Path(cfg.paths.processed) / f"{name}.parquet"
-    if not path.is_file():
-        raise AnalysisError(f"{path} does not exist yet: run the step that writes it first (see README)")
-    return pd.read_parquet(path)
+    return Embedder(cfg.embedding.model, cache_dir=processed(cfg, "embeddings"), batch_size=cfg.embedding.batch_size,
+                    show_progress=show_progress)
+
+
+@dataclass
+class EmbedResult:
+    turns: pd.DataFrame        # the substantive answers, in table order
+    vectors: np.ndarray        # one unit-length row per answer
+    stats: object              # what came from the cache, what was embedded
+    model_id: str
+
+
+def embed_step(cfg: Config, show_progress: bool = True) -> EmbedResult:
+    """Embed the substantive answers of ``turns.parquet`` through the cache and write
+    ``embeddings.parquet`` (``turn_id``, ``vector``)."""
+    turns = read_table(cfg, "turns")
+    answers = turns[turns["substantive"]].reset_index(drop=True)
+    embedder = make_embedder(cfg, show_progress)
+    vectors = embedder.embed(answers["text"].tolist())
+    table = pd.DataFrame({"turn_id": answers["turn_id"], "vector": list(vectors)})
+    table.attrs["model_id"] = embedder.model_id
+    table.to_parquet(processed(cfg, "embeddings.parquet"), index=False)
+    return EmbedResult(answers, vectors, embedder.stats, embedder.model_id)
+
+
+def read_embeddings(cfg: Config) -> tuple[pd.DataFrame, np.ndarray]:
+    table = read_table(cfg, "embeddings")
+    vectors = np.vstack(table["vector"].to_numpy()).astype(np.float32) if len(table) else np.zeros((0, 0), np.float32)
+    return table, vectors
+
+
+def topics_step(cfg: Config):
+    """Fit (or load from cache) the topic model on the embedded answers and write
+    ``topics.parquet``, ``topic_info.parquet``, ``topic_quotes.parquet`` and the model
+    (safetensors) in ``topic_model/``."""
+    from ._embed import Embedder
+    from ._topics import fit_topics
+
+    turns = read_table(cfg, "turns")
+    table, vectors = read_embeddings(cfg)
+    docs = table[["turn_id"]].merge(turns, on="turn_id", how="left", validate="one_to_one")
+    embedder = make_embedder(cfg, show_progress=False)
+    result = fit_topics(docs, vectors, cfg.topic_settings(), embedding_model=lambda: embedder.model,
+                        model_id=embedder.model_id, cache_dir=processed(cfg, "cache"))
+    assignments = result.assignments.merge(turns[["turn_id", "interview_id", "speaker_id"]], on="turn_id", how="left")
+    assignments.to_parquet(processed(cfg, "topics.parquet"), index=False)
+    result.info.to_parquet(processed(cfg, "topic_info.parquet"), index=False)
+    result.quotes.to_parquet(processed(cfg, "topic_quotes.parquet"), index=False)
+    model_dir = processed(cfg, "topic_model")
+    if not result.from_cache or not model_dir.is_dir():
+        result.model.save(str(model_dir), serialization="safetensors", save_ctfidf=True,
+                          save_embedding_model=cfg.embedding.model)
+    return result, docs

@@ -1,0 +1,94 @@
+"""Topic-model bars on a corpus (default: the 36 reference transcripts).
+
+Runs notebooks 01-03 through papermill on a fresh processed folder (cold), then 02-03
+again (warm: cached embeddings and fitted model), fits the model twice more without
+the cache to check that the same seed gives the same assignments, and prints:
+
+- number of topics, largest topic's share of the modelled answers, outlier share,
+  topics whose top-10 words contain a stop word or filler;
+- determinism; cold and warm times of notebooks 02 + 03 and their ratio;
+- the 10 largest topics with their labels.
+
+    .venv/bin/python benchmarks/topic_quality.py [--data ../shared/corpus/transcripts]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import papermill as pm
+import yaml
+
+from analysis import fit_topics, load_config, read_embeddings, read_table, topic_quality
+from analysis._pipeline import make_embedder
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(notebook: str, out_dir: Path, data: str) -> float:
+    started = time.perf_counter()
+    pm.execute_notebook(str(ROOT / "notebooks" / notebook), str(out_dir / notebook), parameters={"transcripts_dir": data},
+                        cwd=str(ROOT / "notebooks"), kernel_name="python3", progress_bar=False)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "corpus" / "transcripts"))
+    args = parser.parse_args()
+    data = str(Path(args.data).resolve())
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        config = tmp / "config" / "analysis.yaml"
+        config.parent.mkdir()
+        settings = yaml.safe_load((ROOT / "config" / "analysis.yaml").read_text())
+        settings["paths"] = {"transcripts": data, "processed": str(tmp / "processed"), "reports": str(tmp / "reports"),
+                             "notebooks": str(ROOT / "notebooks")}
+        config.write_text(yaml.safe_dump(settings))
+        os.environ["ANALYSIS_CONFIG"] = str(config)
+        cfg = load_config(config)
+
+        run("01_load_transcripts.ipynb", tmp, data)
+        cold = {nb: run(nb, tmp, data) for nb in ("02_embed_answers.ipynb", "03_topic_model.ipynb")}
+        warm = {nb: run(nb, tmp, data) for nb in ("02_embed_answers.ipynb", "03_topic_model.ipynb")}
+
+        turns = read_table(cfg, "turns")
+        table, vectors = read_embeddings(cfg)
+        docs = table[["turn_id"]].merge(turns, on="turn_id", how="left")
+        embedder = make_embedder(cfg, show_progress=False)
+        topic_settings = cfg.topic_settings()
+        first = fit_topics(docs, vectors, topic_settings, embedding_model=lambda: embedder.model, model_id=embedder.model_id)
+        second = fit_topics(docs, vectors, topic_settings, embedding_model=lambda: embedder.model, model_id=embedder.model_id)
+        from_notebook = read_table(cfg, "topics")
+
+    quality = topic_quality(first.info, first.assignments, topic_settings)
+    same = first.assignments["topic"].tolist() == second.assignments["topic"].tolist()
+    same_nb = from_notebook["topic"].tolist() == first.assignments["topic"].tolist()
+    interviewee_turns = int((turns["role"] == "interviewee").sum())
+    print(f"corpus: {data}")
+    print(f"interviewee turns: {interviewee_turns}; modelled (substantive, English): {quality['answers']}; "
+          f"set aside: {turns.loc[turns['role'] == 'interviewee', 'reason'].str.replace(r' [(].*', '', regex=True).value_counts().drop('', errors='ignore').to_dict()}")
+    print(f"topics: {quality['topics']}                       (bar: >= 15)")
+    print(f"largest topic share: {quality['largest_topic_share']:.1%}        (bar: <= 15%)")
+    print(f"outlier share after reduction: {quality['outlier_share']:.1%}   (bar: <= 15%)")
+    print(f"topics with a stop word or filler in their top 10 words: {quality['topics_with_stop_or_filler_words']}   (bar: none)")
+    print(f"same seed, two fits, identical assignments: {same}; notebook run identical too: {same_nb}")
+    cold_s, warm_s = sum(cold.values()), sum(warm.values())
+    print("cold run 02 + 03: " + " + ".join(f"{s:.1f}" for s in cold.values()) + f" = {cold_s:.1f} s")
+    print("warm run 02 + 03: " + " + ".join(f"{s:.1f}" for s in warm.values()) + f" = {warm_s:.1f} s")
+    print(f"warm / cold: {warm_s / cold_s:.1%}                (bar: <= 15%)")
+    print("10 largest topics:")
+    real = first.info[first.info["topic"] != -1].sort_values(["size", "topic"], ascending=[False, True]).head(10)
+    for row in real.itertuples():
+        print(f"  {row.topic:>3}  {row.size:>4}  {row.share:6.1%}  {row.label}")
+
+
+if __name__ == "__main__":
+    main()

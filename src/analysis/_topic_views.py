@@ -1,0 +1,87 @@
+"""Tables and BERTopic figures for the topic notebook; each function returns a
+DataFrame or a ``plotly.graph_objects.Figure``."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import textwrap
+
+import pandas as pd
+
+
+def topic_table(info: pd.DataFrame, quotes: pd.DataFrame, max_quote_chars: int = 220) -> pd.DataFrame:
+    """One row per topic: label, size, share of answers, top words, and the
+    representative quotes with their interview and source line.
+
+    Example:
+        >>> info = pd.DataFrame({"topic": [0], "label": ["drift, alerts"], "size": [4], "share": [0.5],
+        ...                      "words": [["drift", "alerts"]]})
+        >>> q = pd.DataFrame({"topic": [0], "rank": [1], "speaker_id": ["I3"], "source_file": ["Interview 3.txt"],
+        ...                   "line_start": [12], "text": ["We watch drift."]})
+        >>> topic_table(info, q).loc[0, "quotes"]
+        '“We watch drift.” (I3, Interview 3.txt:12)'
+    """
+    def cite(rows: pd.DataFrame) -> str:
+        out = []
+        for r in rows.sort_values("rank").itertuples():
+            text = " ".join(str(r.text).split())
+            if len(text) > max_quote_chars:
+                text = text[: max_quote_chars - 1].rsplit(" ", 1)[0] + "…"
+            out.append(f"“{text}” ({r.speaker_id}, {r.source_file}:{r.line_start})")
+        return "\n".join(out)
+
+    quotes_by_topic = {t: cite(g) for t, g in quotes.groupby("topic")}
+    table = info.copy()
+    table["share"] = (table["share"] * 100).round(1)
+    table["words"] = table["words"].map(lambda ws: ", ".join(list(ws)[:10]))
+    table["quotes"] = table["topic"].map(quotes_by_topic).fillna("")
+    table = table.rename(columns={"share": "share_%"})
+    real = table[table["topic"] != -1].sort_values(["size", "topic"], ascending=[False, True])
+    return pd.concat([real, table[table["topic"] == -1]]).reset_index(drop=True)[["topic", "label", "size", "share_%", "words", "quotes"]]
+
+
+@contextlib.contextmanager
+def _ctfidf_words_only(model):
+    """BERTopic re-runs the representation model (KeyBERTInspired: embeddings of words)
+    for every class in ``topics_per_class`` and every merge in ``hierarchical_topics``;
+    plain c-TF-IDF words are enough there and take a fraction of the time."""
+    saved = model.representation_model
+    model.representation_model = None
+    try:
+        yield model
+    finally:
+        model.representation_model = saved
+
+
+def topic_barchart(model, top_n_topics: int = 12):
+    """BERTopic's bar chart of the top words of the largest topics; subplot titles
+    (topic labels) are wrapped so that neighbours do not overlap."""
+    fig = model.visualize_barchart(top_n_topics=top_n_topics, n_words=6, custom_labels=True,
+                                   title="Top words of the largest topics", width=280, height=260)
+    for annotation in fig.layout.annotations:
+        annotation.text = "<br>".join(textwrap.wrap(annotation.text, 30)[:2])
+        annotation.font.size = 11
+    return fig
+
+
+def document_map(model, texts: list[str], map_2d):
+    """BERTopic's document map: each answer at its 2-D position, coloured by topic."""
+    return model.visualize_documents(texts, reduced_embeddings=map_2d, custom_labels=True, hide_annotations=True,
+                                     title="Answers by topic (2-D map of their embeddings)")
+
+
+def topic_hierarchy(model, texts: list[str]):
+    """BERTopic's hierarchy of topics (Ward linkage of their c-TF-IDF vectors)."""
+    with contextlib.redirect_stderr(io.StringIO()), _ctfidf_words_only(model):  # its progress bar is noise in a report
+        hierarchy = model.hierarchical_topics(texts)
+    return model.visualize_hierarchy(hierarchical_topics=hierarchy, custom_labels=True,
+                                     title="Topic hierarchy")
+
+
+def topics_per_interviewee(model, texts: list[str], interviewees: list[str], top_n_topics: int = 12):
+    """BERTopic's topics-per-class chart with interviewees as classes."""
+    with _ctfidf_words_only(model):
+        per_class = model.topics_per_class(texts, classes=interviewees)
+    return model.visualize_topics_per_class(per_class, top_n_topics=top_n_topics, custom_labels=True,
+                                            title="Answers per topic and interviewee")
