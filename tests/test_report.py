@@ -24,7 +24,8 @@ def report(tmp_path_factory):
     config.parent.mkdir()
     settings = yaml.safe_load((ROOT / "config" / "analysis.yaml").read_text())
     shutil.copytree(SAMPLE, base / "sample")
-    settings["paths"] = {"transcripts": "sample", "processed": str(base / "processed"),
+    settings["stages"].update({"taxonomy": str(ROOT / "config" / "stages.yaml"), "code_map": str(ROOT / "config" / "code_stages.yaml")})
+    settings["paths"] = {"transcripts": "sample", "codes": str(ROOT / "data" / "raw" / "sample_codes"), "processed": str(base / "processed"),
                          "reports": str(base / "reports"), "notebooks": str(ROOT / "notebooks")}
     config.write_text(yaml.safe_dump(settings))
     mp = pytest.MonkeyPatch()
@@ -78,3 +79,21 @@ def test_topic_notebook_writes_its_tables_and_model(report):
         assert title in html
     # the hierarchy's progress bar stays out of the report
     assert "it/s]" not in html
+
+
+def test_stage_and_agreement_notebooks(report):
+    cfg, _ = report
+    stages = pd.read_parquet(cfg.paths.processed / "stages.parquet")
+    turns = pd.read_parquet(cfg.paths.processed / "turns.parquet")
+    assert sorted(stages["turn_id"]) == sorted(turns.loc[turns["role"] == "interviewee", "turn_id"])
+    mix = pd.read_parquet(cfg.paths.processed / "topic_stages.parquet")
+    info = pd.read_parquet(cfg.paths.processed / "topic_info.parquet")
+    assert set(mix["topic"]) == set(info["topic"])
+    import json
+
+    agreement = json.loads((cfg.paths.processed / "agreement.json").read_text())
+    assert agreement["suite_vs_reference"]["interviews"] == ["101", "102", "103", "104", "105", "106"]
+    html = (cfg.paths.reports / "04_lifecycle_stages.html").read_text()
+    for title in ("Lifecycle stages within each topic", "Coded answers per interviewee and lifecycle stage"):
+        assert title in html
+    assert "macro_f1" in (cfg.paths.reports / "05_agreement.html").read_text()

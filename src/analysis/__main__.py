@@ -4,6 +4,8 @@ Verbs:
     load    read transcripts into data/processed/turns.parquet (+ line accounting)
     embed   embed the substantive answers (cached by model and text hash)
     topics  fit the topic model (cached by texts, vectors and settings)
+    code-stages  lifecycle stages per interviewee turn (zero-shot, or --train-codes)
+    evaluate     agreement with human codes (Cohen's kappa, F1, Krippendorff's alpha)
     report  execute all notebooks in order and render HTML to reports/
 """
 
@@ -30,6 +32,17 @@ def _parser() -> argparse.ArgumentParser:
 
     topics = verbs.add_parser("topics", help="fit the topic model on the embedded answers")
     topics.add_argument("--transcripts", help="folder of transcripts; loads and embeds it first when given")
+
+    code = verbs.add_parser("code-stages", help="code every interviewee turn with lifecycle stages")
+    code.add_argument("--transcripts", help="folder of transcripts; loads it first when given")
+    code.add_argument("--train-codes", help="folder of human codes (Delve PDFs or CSV) to learn from (few-shot)")
+    code.add_argument("--out", help="CSV to write (default: data/processed/stage_predictions.csv)")
+
+    evaluate = verbs.add_parser("evaluate", help="agreement of predictions (or of two human codings) with human codes")
+    evaluate.add_argument("--predictions", help="CSV from code-stages; omit to compare the two coders of each interview in --codes")
+    evaluate.add_argument("--codes", required=True, help="folder of reference codes (Delve PDFs or CSV)")
+    evaluate.add_argument("--transcripts", help="folder of transcripts the codes belong to (default: paths.transcripts)")
+    evaluate.add_argument("--out", required=True, help="metrics JSON to write")
 
     report = verbs.add_parser("report", help="execute the notebooks in order and render HTML reports")
     report.add_argument("--transcripts", help="folder of transcripts (default: paths.transcripts of the config)")
@@ -72,6 +85,60 @@ def _cmd_topics(cfg, args) -> None:
     print(f"wrote {cfg.paths.processed}/topics.parquet, topic_info.parquet, topic_quotes.parquet, topic_model/")
 
 
+def _cmd_code_stages(cfg, args) -> None:
+    import shutil
+
+    from ._pipeline import embed_step, load_step, processed, stages_step, topics_step
+
+    if args.transcripts:
+        load_step(cfg)
+        embed_step(cfg, show_progress=False)
+        topics_step(cfg)
+    predictions, _, taxonomy, mode = stages_step(cfg, args.train_codes)
+    coded = predictions["stages"] != ""
+    print(f"{mode}: {int(coded.sum())} of {len(predictions)} interviewee turns coded; "
+          + ", ".join(f"{s} {int(predictions['stages'].str.split(';').map(lambda v, s=s: s in v).sum())}" for s in taxonomy.ids))
+    out = processed(cfg, "stage_predictions.csv")
+    if args.out:
+        shutil.copyfile(out, args.out)
+        out = args.out
+    print(f"wrote {out}")
+
+
+def _cmd_evaluate(cfg, args) -> None:
+    import json
+
+    import pandas as pd
+
+    from ._evaluate import compare_coders, evaluate_predictions, headline, predicted_labels
+    from ._ingest import load_corpus
+    from ._pipeline import load_taxonomy_and_codes, read_human_codes
+
+    turns = load_corpus(cfg.paths.transcripts, speaker_roles=dict(cfg.ingest.speaker_roles), keep_names=cfg.privacy.keep_names).turns
+    answers = turns[turns["role"] == "interviewee"]
+    taxonomy, _ = load_taxonomy_and_codes(cfg)
+    reference = read_human_codes(cfg, args.codes, turns)
+    if args.predictions:
+        try:
+            predictions = pd.read_csv(args.predictions, dtype={"interview_id": str, "stages": str}, keep_default_na=False)
+        except (OSError, pd.errors.ParserError) as exc:
+            raise AnalysisError(f"{args.predictions}: cannot read predictions ({exc})") from None
+        missing = {"interview_id", "turn_index", "stages"} - set(predictions.columns)
+        if missing:
+            raise AnalysisError(f"{args.predictions}, line 1: missing column(s) {', '.join(sorted(missing))}")
+        result = evaluate_predictions(predicted_labels(predictions, answers), reference, answers, taxonomy.ids)
+        result["compared"] = "predictions vs reference codes"
+    else:
+        result = compare_coders(reference, answers, taxonomy.ids)
+        result["compared"] = "first vs second coder of each interview"
+    with open(args.out, "w", encoding="utf-8") as fh:
+        json.dump(result, fh, indent=2, default=lambda v: None if v != v else v)
+    print(f"{result['compared']}: {headline(result)}")
+    if result.get("files_without_codes"):
+        print(f"{len(result['files_without_codes'])} reference files carry no codes (left out)")
+    print(f"wrote {args.out}")
+
+
 def _cmd_report(cfg, args) -> None:
     from ._report import run_report
 
@@ -84,7 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         cfg = load_config(args.config).with_transcripts(getattr(args, "transcripts", None))
-        {"load": _cmd_load, "embed": _cmd_embed, "topics": _cmd_topics, "report": _cmd_report}[args.verb](cfg, args)
+        verbs = {"load": _cmd_load, "embed": _cmd_embed, "topics": _cmd_topics, "code-stages": _cmd_code_stages,
+         "evaluate": _cmd_evaluate, "report": _cmd_report}
+        verbs[args.verb](cfg, args)
     except AnalysisError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -253,6 +253,7 @@ def read_codes_folder(folder: str | Path, turns: pd.DataFrame, code_map: CodeMap
     if not files:
         raise AnalysisError(f"no coded files (.pdf or .csv) in {folder}")
     code_rows, doc_rows, problems = [], [], []
+    coders_seen: dict[str, int] = {}
     for path in files:
         try:
             if path.suffix.lower() == ".csv":
@@ -270,8 +271,11 @@ def read_codes_folder(folder: str | Path, turns: pd.DataFrame, code_map: CodeMap
             continue
         mapping = align_turns([t.text for t in doc.turns], interview["text"].tolist())
         turn_index = interview["turn_index"].tolist()
-        source = masked_name(path.name, keep_names)
-        coder = doc.coder if keep_names else None
+        # Pseudonymous coder ids per interview (coder-1, coder-2, in file order) keep two
+        # coders' files of one interview apart once their names are masked.
+        coders_seen[doc.interview_id] = coders_seen.get(doc.interview_id, 0) + 1
+        coder = doc.coder if keep_names else f"coder-{coders_seen[doc.interview_id]}"
+        source = path.name if keep_names else masked_name(path.name, False).replace("[name]", f"[{coder}]")
         for k, (turn, j) in enumerate(zip(doc.turns, mapping)):
             for code in turn.codes:
                 stage, kind, status = code_map.classify(code)
@@ -289,12 +293,10 @@ def read_codes_folder(folder: str | Path, turns: pd.DataFrame, code_map: CodeMap
         raise AnalysisError(f"cannot read the codes in {folder}:\n" + "\n".join(f"  - {p}" for p in problems))
     codes = pd.DataFrame(code_rows, columns=CODE_COLUMNS).astype({"turn_index": "Int64"})
     documents = pd.DataFrame(doc_rows, columns=DOC_COLUMNS).astype({"first_coded_turn": "Int64", "last_coded_turn": "Int64"})
-    # Pseudonymous coder ids, stable within the folder: coder-1, coder-2 per interview.
-    if not keep_names:
-        order = documents.groupby("interview_id").cumcount() + 1
-        documents["coder"] = [f"coder-{n}" for n in order]
-        by_file = dict(zip(documents["source_file"], documents["coder"]))
-        codes["coder"] = codes["source_file"].map(by_file)
+    duplicated = documents.duplicated(["interview_id", "source_file"], keep=False)
+    if duplicated.any():
+        raise AnalysisError(f"{folder}: two code files of interview {documents.loc[duplicated, 'interview_id'].iloc[0]} "
+                            "cannot be told apart; give them distinct names")
     return HumanCodes(codes, documents)
 
 

@@ -31,6 +31,8 @@ class Paths(_Strict):
     processed: Path = Path("data/processed")
     reports: Path = Path("reports")
     notebooks: Path = Path("notebooks")
+    codes: Path | None = None      # reference human codes (Delve PDFs, CSV, .qdpx), if any
+    codings: Path | None = None    # two independent codings per interview, if any
 
 
 class Privacy(_Strict):
@@ -66,6 +68,18 @@ class Topics(_Strict):
     label_words: int = Field(3, ge=1, le=10)
 
 
+class StagesConfig(_Strict):
+    taxonomy: Path = Path("config/stages.yaml")
+    code_map: Path = Path("config/code_stages.yaml")
+    coded_share: float = Field(0.45, gt=0.0, le=1.0)
+    question_weight: float = Field(0.5, ge=0.0)
+    section_weight: float = Field(0.1, ge=0.0)
+    guide_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    context_weight: float = Field(0.33, ge=0.0, le=1.0)
+    topic_weight: float = Field(0.3, ge=0.0, le=1.0)
+    second_stage_margin: float = Field(0.03, ge=0.0)
+
+
 class Config(_Strict):
     """Validated configuration; paths are absolute (resolved against the project root)."""
 
@@ -76,6 +90,7 @@ class Config(_Strict):
     embedding: Embedding = Embedding()
     substance: Substance = Substance()
     topics: Topics = Topics()
+    stages: StagesConfig = StagesConfig()
     root: Path = Path(".")
 
     def substance_settings(self):
@@ -94,6 +109,26 @@ class Config(_Strict):
                              min_cluster_size=t.min_cluster_size, min_samples=t.min_samples,
                              cluster_selection_method=t.cluster_selection_method, outlier_threshold=t.outlier_threshold,
                              top_n_words=t.top_n_words, label_words=t.label_words)
+
+    def stage_settings(self):
+        from ._stages import StageSettings
+
+        s = self.stages
+        return StageSettings(coded_share=s.coded_share, question_weight=s.question_weight, section_weight=s.section_weight,
+                             guide_threshold=s.guide_threshold, context_weight=s.context_weight, topic_weight=s.topic_weight,
+                             second_stage_margin=s.second_stage_margin, seed=self.seed)
+
+    def resolve(self, path: Path) -> Path:
+        """A path from the config, absolute (relative ones are taken from the project root)."""
+        return path if path.is_absolute() else (self.root / path).resolve()
+
+    def with_codes(self, codes: str | Path | None = None, codings: str | Path | None = None) -> "Config":
+        """A copy with other human-code folders (relative paths from the project root)."""
+        update = {}
+        for key, value in (("codes", codes), ("codings", codings)):
+            if value:
+                update[key] = self.resolve(Path(value))
+        return self.model_copy(update={"paths": self.paths.model_copy(update=update)}) if update else self
 
     def with_transcripts(self, folder: str | Path | None) -> "Config":
         """A copy pointing at another corpus folder (a relative path is taken from the project root)."""
@@ -151,5 +186,6 @@ def load_config(path: str | Path | None = None) -> Config:
             messages.append(f"{path}: {key}: {msg}")
         raise ConfigError("\n".join(messages)) from None
     root = path.parent.parent if path.parent.name == "config" else path.parent
-    paths = {name: (value if value.is_absolute() else (root / value)).resolve() for name, value in cfg.paths.model_dump().items()}
+    paths = {name: None if value is None else (value if value.is_absolute() else (root / value)).resolve()
+             for name, value in cfg.paths.model_dump().items()}
     return cfg.model_copy(update={"paths": Paths(**paths), "root": root})

@@ -99,3 +99,87 @@ def topics_step(cfg: Config):
         result.model.save(str(model_dir), serialization="safetensors", save_ctfidf=True,
                           save_embedding_model=cfg.embedding.model)
     return result, docs
+
+
+def load_taxonomy_and_codes(cfg: Config):
+    from ._codes import load_code_map
+    from ._taxonomy import load_taxonomy
+
+    taxonomy = load_taxonomy(cfg.resolve(cfg.stages.taxonomy))
+    return taxonomy, load_code_map(cfg.resolve(cfg.stages.code_map), taxonomy.ids)
+
+
+def read_human_codes(cfg: Config, folder, turns: pd.DataFrame | None = None):
+    """Read a folder of human codes (Delve PDFs, CSV) aligned to the loaded turns."""
+    from ._codes import read_codes_folder
+
+    taxonomy, code_map = load_taxonomy_and_codes(cfg)
+    turns = read_table(cfg, "turns") if turns is None else turns
+    return read_codes_folder(cfg.resolve(Path(folder)), turns, code_map, keep_names=cfg.privacy.keep_names)
+
+
+def stage_signals_for(cfg: Config, turns: pd.DataFrame):
+    from ._stages import stage_signals
+
+    taxonomy, _ = load_taxonomy_and_codes(cfg)
+    embedder = make_embedder(cfg, show_progress=False)
+    return stage_signals(turns, embedder.embed, taxonomy, cfg.stage_settings(), taxonomy.kind_examples()), taxonomy
+
+
+def stages_step(cfg: Config, train_codes=None):
+    """Code every interviewee turn with stages (zero-shot, or few-shot when
+    ``train_codes`` names a folder of human codes) and write ``stages.parquet``,
+    ``stage_predictions.csv`` and ``topic_stages.parquet``."""
+    from ._stages import code_stages_few_shot, code_stages_zero_shot, reference_kinds, reference_labels, topic_stage_mix
+
+    turns = read_table(cfg, "turns")
+    signals, taxonomy = stage_signals_for(cfg, turns)
+    topics_path = processed(cfg, "topics.parquet")
+    topics = pd.read_parquet(topics_path) if topics_path.is_file() else None
+    topic_of = topics.set_index("turn_id")["topic"] if topics is not None else None
+    if train_codes:
+        human = read_human_codes(cfg, train_codes, turns)
+        train = reference_labels(signals.answers, human.codes, human.documents, taxonomy.ids)
+        kinds = reference_kinds(signals.answers, human.codes)
+        predictions = code_stages_few_shot(signals, train, cfg.stage_settings(), kinds, topic_of)
+        mode = "few-shot"
+    else:
+        predictions = code_stages_zero_shot(signals, cfg.stage_settings(), topic_of)
+        mode = "zero-shot"
+    predictions.to_csv(processed(cfg, "stage_predictions.csv"), index=False)
+    table = predictions[["turn_id", "kind"] + [f"score_{s}" for s in taxonomy.ids]].copy()
+    table.insert(1, "stages", [[s for s in v.split(";") if s] for v in predictions["stages"]])
+    table.to_parquet(processed(cfg, "stages.parquet"), index=False)
+    mix = topic_stage_mix(predictions, topics, taxonomy.ids) if topics is not None else None
+    if mix is not None:
+        mix.to_parquet(processed(cfg, "topic_stages.parquet"), index=False)
+    return predictions, mix, taxonomy, mode
+
+
+def agreement_step(cfg: Config) -> dict:
+    """Agreement of ``stage_predictions.csv`` with ``paths.codes`` and, when given, of
+    the two codings per interview in ``paths.codings`` with each other and with the
+    reference; writes ``agreement.json`` and returns the same dictionary."""
+    import json
+
+    from ._evaluate import compare_coders, compare_to_consensus, evaluate_predictions, predicted_labels
+
+    turns = read_table(cfg, "turns")
+    answers = turns[turns["role"] == "interviewee"]
+    taxonomy, _ = load_taxonomy_and_codes(cfg)
+    results: dict = {"stages": taxonomy.ids}
+    reference = None
+    if cfg.paths.codes is not None:
+        predictions = pd.read_csv(processed(cfg, "stage_predictions.csv"), dtype={"interview_id": str, "stages": str},
+                                  keep_default_na=False)
+        reference = read_human_codes(cfg, cfg.paths.codes, turns)
+        results["suite_vs_reference"] = evaluate_predictions(predicted_labels(predictions, answers), reference, answers, taxonomy.ids)
+        results["files_without_codes"] = results["suite_vs_reference"]["files_without_codes"]
+    if cfg.paths.codings is not None:
+        codings = read_human_codes(cfg, cfg.paths.codings, turns)
+        results["coder_vs_coder"] = compare_coders(codings, answers, taxonomy.ids)
+        if reference is not None:
+            results["coders_vs_reference"] = compare_to_consensus(codings, reference, answers, taxonomy.ids)["overall"]
+    with open(processed(cfg, "agreement.json"), "w", encoding="utf-8") as fh:
+        json.dump(results, fh, indent=2, default=lambda v: None if v != v else v)
+    return results

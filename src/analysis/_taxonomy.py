@@ -38,6 +38,11 @@ class Stage:
 class Taxonomy:
     stages: tuple[Stage, ...]
     path: Path | None = None
+    other_guide_questions: tuple[str, ...] = ()
+    kinds: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def kind_examples(self) -> dict[str, list[str]]:
+        return {k: list(v) for k, v in self.kinds}
 
     @property
     def ids(self) -> list[str]:
@@ -64,6 +69,12 @@ def load_taxonomy(path: str | Path) -> Taxonomy:
         raise ConfigError(f"{path}{f', line {mark.line + 1}' if mark else ''}: not valid YAML") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("stages"), list) or not raw["stages"]:
         raise ConfigError(f"{path}: expected `stages:` with a list of stages")
+    unknown_top = set(raw) - {"stages", "other_guide_questions", "kinds"}
+    if unknown_top:
+        raise ConfigError(f"{path}: {sorted(unknown_top)[0]}: unknown key")
+    other_questions = raw.get("other_guide_questions") or []
+    if not isinstance(other_questions, list) or not all(isinstance(q, str) for q in other_questions):
+        raise ConfigError(f"{path}: other_guide_questions: expected a list of texts")
     stages, seen = [], set()
     for k, item in enumerate(raw["stages"]):
         where = f"{path}: stages[{k}]"
@@ -88,4 +99,9 @@ def load_taxonomy(path: str | Path) -> Taxonomy:
                 raise ConfigError(f"{where}.{key}: expected a list of texts")
             lists[key] = tuple(v.strip() for v in value if v.strip())
         stages.append(Stage(stage_id, item["name"].strip(), " ".join(item["description"].split()), **lists))
-    return Taxonomy(tuple(stages), path)
+    kinds = raw.get("kinds") or {}
+    if not isinstance(kinds, dict) or set(kinds) != {"issue", "fix"} or not all(
+            isinstance(v, list) and v and all(isinstance(x, str) for x in v) for v in kinds.values()):
+        raise ConfigError(f"{path}: kinds: expected `issue:` and `fix:`, each a list of example sentences")
+    return Taxonomy(tuple(stages), path, tuple(q.strip() for q in other_questions if q.strip()),
+                    tuple((k, tuple(v)) for k, v in sorted(kinds.items())))
