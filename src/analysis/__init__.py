@@ -18,7 +18,7 @@ from ._embed import Embedder, nearest_answers
 from ._errors import AnalysisError, ConfigError, CorpusError, TranscriptError
 from ._ingest import LoadedCorpus, interview_summary, load_corpus
 from ._notebook import setup_notebook
-from ._pipeline import agreement_step, embed_step, load_step, read_embeddings, read_table, stages_step, topics_step
+from ._pipeline import agreement_step, embed_step, export_step, load_step, read_embeddings, read_table, stages_step, topics_step
 from ._substance import SubstanceSettings, mark_substantive, substance_table
 from ._topic_views import document_map, topic_barchart, topic_hierarchy, topic_table, topics_per_interviewee
 from ._topics import TopicSettings, fit_topics, topic_quality
@@ -29,7 +29,7 @@ __all__ = [
     "load_config", "load_corpus", "load_step", "mark_substantive", "nearest_answers", "read_embeddings",
     "read_table", "setup_notebook", "substance_table", "topic_barchart", "topic_hierarchy", "topic_quality",
     "topic_table", "topics_per_interviewee", "topics_step", "words_by_role_figure",
-    "agreement_by_interview", "agreement_step", "headline", "headline_table", "load_taxonomy", "per_stage_table",
+    "agreement_by_interview", "export_step", "agreement_step", "headline", "headline_table", "load_taxonomy", "per_stage_table",
     "stage_by_interviewee_figure", "stage_quotes", "stage_summary", "stages_step", "taxonomy_table", "topic_stage_figure",
 ]
 __version__ = "0.1.0"

@@ -6,6 +6,7 @@ Verbs:
     topics  fit the topic model (cached by texts, vectors and settings)
     code-stages  lifecycle stages per interviewee turn (zero-shot, or --train-codes)
     evaluate     agreement with human codes (Cohen's kappa, F1, Krippendorff's alpha)
+    export       REFI-QDA .qdpx project and .qdc codebook, CSV and .xlsx tables
     report  execute all notebooks in order and render HTML to reports/
 """
 
@@ -43,6 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--codes", required=True, help="folder of reference codes (Delve PDFs or CSV)")
     evaluate.add_argument("--transcripts", help="folder of transcripts the codes belong to (default: paths.transcripts)")
     evaluate.add_argument("--out", required=True, help="metrics JSON to write")
+
+    export = verbs.add_parser("export", help="REFI-QDA project (.qdpx), codebook (.qdc), CSV and .xlsx of the coding")
+    export.add_argument("--format", choices=["qdpx", "qdc", "csv", "xlsx", "all"], default="all")
+    export.add_argument("--out", required=True, help="a .qdpx/.qdc/.csv/.xlsx file for one format, a folder for all")
 
     report = verbs.add_parser("report", help="execute the notebooks in order and render HTML reports")
     report.add_argument("--transcripts", help="folder of transcripts (default: paths.transcripts of the config)")
@@ -139,6 +144,25 @@ def _cmd_evaluate(cfg, args) -> None:
     print(f"wrote {args.out}")
 
 
+def _cmd_export(cfg, args) -> None:
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from ._pipeline import export_step
+
+    if args.format == "all":
+        written = export_step(cfg, args.out)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            made = export_step(cfg, tmp, formats=(args.format,))
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(made[args.format], args.out)
+        written = {args.format: Path(args.out)}
+    for fmt, path in written.items():
+        print(f"{fmt}: {path} ({Path(path).stat().st_size / 1024:.0f} KiB)")
+
+
 def _cmd_report(cfg, args) -> None:
     from ._report import run_report
 
@@ -152,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config(args.config).with_transcripts(getattr(args, "transcripts", None))
         verbs = {"load": _cmd_load, "embed": _cmd_embed, "topics": _cmd_topics, "code-stages": _cmd_code_stages,
-         "evaluate": _cmd_evaluate, "report": _cmd_report}
+         "evaluate": _cmd_evaluate, "export": _cmd_export, "report": _cmd_report}
         verbs[args.verb](cfg, args)
     except AnalysisError as exc:
         print(f"error: {exc}", file=sys.stderr)

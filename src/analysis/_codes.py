@@ -241,7 +241,8 @@ class HumanCodes:
         return self.documents[self.documents["has_codes"]]
 
 
-def read_codes_folder(folder: str | Path, turns: pd.DataFrame, code_map: CodeMap, *, keep_names: bool = False) -> HumanCodes:
+def read_codes_folder(folder: str | Path, turns: pd.DataFrame, code_map: CodeMap, *, keep_names: bool = False,
+                      stage_names: dict[str, str] | None = None) -> HumanCodes:
     """Read every Delve PDF (and ``*.csv`` code table) in ``folder`` and align it to
     ``turns`` (the loaded transcripts of the same interviews).
 
@@ -249,13 +250,28 @@ def read_codes_folder(folder: str | Path, turns: pd.DataFrame, code_map: CodeMap
         AnalysisError: no code files, or a file's interview is not among ``turns``.
     """
     folder = Path(folder)
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in {".pdf", ".csv"} and not p.name.startswith("."))
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in {".pdf", ".csv", ".qdpx"} and not p.name.startswith("."))
     if not files:
-        raise AnalysisError(f"no coded files (.pdf or .csv) in {folder}")
+        raise AnalysisError(f"no coded files (.pdf, .csv or .qdpx) in {folder}")
     code_rows, doc_rows, problems = [], [], []
     coders_seen: dict[str, int] = {}
     for path in files:
         try:
+            if path.suffix.lower() == ".qdpx":
+                from ._refi import QdpxError, qdpx_codes
+
+                try:
+                    table = qdpx_codes(path, turns, code_map, stage_names or {}, keep_names)
+                except QdpxError as exc:
+                    raise TranscriptError(path, str(exc).split(": ", 1)[-1]) from None
+                code_rows += table.to_dict("records")
+                for (interview_id, source), group in table.groupby(["interview_id", "source_file"]) if len(table) else []:
+                    mapped = group.loc[group["status"] == "mapped", "turn_index"]
+                    doc_rows.append({"interview_id": interview_id, "coder": group["coder"].iloc[0], "source_file": source,
+                                     "has_codes": True, "pdf_turns": None, "aligned_turns": None, "codes": len(group),
+                                     "first_coded_turn": mapped.min() if len(mapped) else None,
+                                     "last_coded_turn": mapped.max() if len(mapped) else None})
+                continue
             if path.suffix.lower() == ".csv":
                 rows, docs = _read_codes_csv(path, turns, code_map, keep_names)
                 code_rows += rows

@@ -115,7 +115,8 @@ def read_human_codes(cfg: Config, folder, turns: pd.DataFrame | None = None):
 
     taxonomy, code_map = load_taxonomy_and_codes(cfg)
     turns = read_table(cfg, "turns") if turns is None else turns
-    return read_codes_folder(cfg.resolve(Path(folder)), turns, code_map, keep_names=cfg.privacy.keep_names)
+    return read_codes_folder(cfg.resolve(Path(folder)), turns, code_map, keep_names=cfg.privacy.keep_names,
+                             stage_names={s.id: s.name for s in taxonomy.stages})
 
 
 def stage_signals_for(cfg: Config, turns: pd.DataFrame):
@@ -183,3 +184,38 @@ def agreement_step(cfg: Config) -> dict:
     with open(processed(cfg, "agreement.json"), "w", encoding="utf-8") as fh:
         json.dump(results, fh, indent=2, default=lambda v: None if v != v else v)
     return results
+
+
+def export_step(cfg: Config, out_dir, formats=("qdpx", "qdc", "csv", "xlsx")) -> dict[str, Path]:
+    """Hand the coding back: a REFI-QDA project (``study.qdpx``) and codebook
+    (``codebook.qdc``), and tables (``coded_segments.csv``, ``interviewee_by_theme.csv``,
+    ``study.xlsx``) in ``out_dir``. Human codes in ``paths.codes`` travel with their coder."""
+    from ._exports import coded_segments, interviewee_by_theme, write_xlsx
+    from ._refi import build_project, write_qdc, write_qdpx
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    turns = read_table(cfg, "turns")
+    stages = read_table(cfg, "stages")
+    topics = read_table(cfg, "topics")
+    topic_info = read_table(cfg, "topic_info")
+    topic_stages = read_table(cfg, "topic_stages")
+    taxonomy, _ = load_taxonomy_and_codes(cfg)
+    human = read_human_codes(cfg, cfg.paths.codes, turns).codes if cfg.paths.codes is not None else None
+    written: dict[str, Path] = {}
+    project = build_project(turns, stages, taxonomy, topics, topic_info, topic_stages, human_codes=human,
+                            name="Thematic analysis", origin="analysis 0.1.0")
+    if "qdpx" in formats:
+        written["qdpx"] = write_qdpx(project, out / "study.qdpx")
+    if "qdc" in formats:
+        written["qdc"] = write_qdc(project.codes, out / "codebook.qdc", origin="analysis 0.1.0")
+    segments = coded_segments(turns, stages, topics, topic_info, taxonomy)
+    by_theme = interviewee_by_theme(turns, topics, topic_info)
+    if "csv" in formats:
+        segments.to_csv(out / "coded_segments.csv", index=False)
+        by_theme.to_csv(out / "interviewee_by_theme.csv")
+        written["csv"] = out / "coded_segments.csv"
+    if "xlsx" in formats:
+        written["xlsx"] = write_xlsx(out / "study.xlsx", {"coded_segments": segments, "interviewee_by_theme": by_theme.reset_index(),
+                                                          "themes": topic_info.assign(words=topic_info["words"].map(lambda w: ", ".join(w)))})
+    return written
