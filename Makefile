@@ -14,7 +14,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: install report test load clean-processed
+.PHONY: install report test load clean-processed browser
 
 install: $(STAMP)
 
@@ -30,8 +30,15 @@ report: $(STAMP)
 load: $(STAMP)
 	$(PY) -m analysis load $(if $(DATA),--transcripts "$(abspath $(DATA))")
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Browser tests open the HTML reports in Debian's Chromium (no browser download);
+# installed here when missing and allowed (root), skipped with a message otherwise.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
+	  echo "chromium not installed: browser tests will be skipped"; }
 
 clean-processed:
 	rm -rf data/processed/* reports/*.html reports/executed

@@ -41,3 +41,29 @@ def write_files(tmp_path):
         return target
 
     return _write
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory):
+    """The embedded sample through load, embed, topics and stages, in a temporary
+    processed folder: (config, config path)."""
+    import yaml
+
+    from analysis import load_config
+    from analysis._pipeline import embed_step, load_step, stages_step, topics_step
+
+    base = tmp_path_factory.mktemp("sample_run")
+    config = base / "config" / "analysis.yaml"
+    config.parent.mkdir()
+    settings = yaml.safe_load((ROOT / "config" / "analysis.yaml").read_text())
+    settings["paths"].update({"transcripts": str(SAMPLE), "processed": str(base / "processed"),
+                              "codes": str(ROOT / "data" / "raw" / "sample_codes"),
+                              "theme_labels": str(base / "theme_labels.json")})
+    settings["stages"].update({"taxonomy": str(ROOT / "config" / "stages.yaml"), "code_map": str(ROOT / "config" / "code_stages.yaml")})
+    config.write_text(yaml.safe_dump(settings))
+    cfg = load_config(config)
+    load_step(cfg)
+    embed_step(cfg, show_progress=False)
+    topics_step(cfg)
+    stages_step(cfg)
+    return cfg, config

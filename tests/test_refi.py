@@ -21,27 +21,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not SCHEMAS.is_dir(), reason=
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    """The embedded sample through notebooks' steps, then exported."""
-    import yaml
-
-    from analysis._pipeline import embed_step, load_step, stages_step, topics_step
-
-    base = tmp_path_factory.mktemp("export")
-    config = base / "config" / "analysis.yaml"
-    config.parent.mkdir()
-    settings = yaml.safe_load((ROOT / "config" / "analysis.yaml").read_text())
-    settings["paths"].update({"transcripts": str(SAMPLE), "processed": str(base / "processed"),
-                              "codes": str(ROOT / "data" / "raw" / "sample_codes")})
-    settings["stages"].update({"taxonomy": str(ROOT / "config" / "stages.yaml"), "code_map": str(ROOT / "config" / "code_stages.yaml")})
-    config.write_text(yaml.safe_dump(settings))
-    cfg = load_config(config)
-    load_step(cfg)
-    embed_step(cfg, show_progress=False)
-    topics_step(cfg)
-    stages_step(cfg)
-    written = export_step(cfg, base / "out")
-    return cfg, config, written
+def exported(sample_run, tmp_path_factory):
+    cfg, config = sample_run
+    return cfg, config, export_step(cfg, tmp_path_factory.mktemp("export"))
 
 
 def test_project_and_codebook_validate_against_the_refi_schemas(exported):

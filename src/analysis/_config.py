@@ -33,6 +33,7 @@ class Paths(_Strict):
     notebooks: Path = Path("notebooks")
     codes: Path | None = None      # reference human codes (Delve PDFs, CSV, .qdpx), if any
     codings: Path | None = None    # two independent codings per interview, if any
+    theme_labels: Path = Path("data/theme_labels.json")  # theme renames made in the explorer
 
 
 class Privacy(_Strict):

@@ -15,8 +15,7 @@ def coded_segments(turns: pd.DataFrame, stages: pd.DataFrame, topics: pd.DataFra
     stage, theme (topic), kind and the stage's score.
 
     Example:
-        >>> # doctest: +SKIP
-        >>> coded_segments(turns, stages, topics, topic_info, taxonomy).head()
+        >>> coded_segments(turns, stages, topics, topic_info, taxonomy).head()  # doctest: +SKIP
     """
     label = dict(zip(topic_info["topic"], topic_info["label"]))
     topic_of = dict(zip(topics["turn_id"], topics["topic"]))

@@ -356,7 +356,7 @@ def interview_summary(turns: pd.DataFrame) -> pd.DataFrame:
         >>> import pandas as pd
         >>> t = pd.DataFrame({"interview_id": ["1", "1"], "role": ["interviewer", "interviewee"],
         ...                   "n_words": [5, 12]})
-        >>> interview_summary(t).loc["1", "words_interviewee"]
+        >>> int(interview_summary(t).loc["1", "words_interviewee"])
         12
     """
     grouped = turns.groupby(["interview_id", "role"]).agg(turns=("role", "size"), words=("n_words", "sum"))

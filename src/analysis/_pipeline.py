@@ -219,3 +219,16 @@ def export_step(cfg: Config, out_dir, formats=("qdpx", "qdc", "csv", "xlsx")) ->
         written["xlsx"] = write_xlsx(out / "study.xlsx", {"coded_segments": segments, "interviewee_by_theme": by_theme.reset_index(),
                                                           "themes": topic_info.assign(words=topic_info["words"].map(lambda w: ", ".join(w)))})
     return written
+
+
+def theme_tables_for(cfg: Config):
+    """The theme charts' tables, with the researcher's theme renames applied."""
+    from ._charts import theme_tables
+    from ._explorer import load_theme_labels
+
+    taxonomy, _ = load_taxonomy_and_codes(cfg)
+    topic_info = read_table(cfg, "topic_info")
+    labels = load_theme_labels(cfg.paths.theme_labels, topic_info)
+    tables = theme_tables(read_table(cfg, "turns"), read_table(cfg, "topics"), topic_info, read_table(cfg, "topic_stages"),
+                          read_table(cfg, "stages"), {s.id: s.name for s in taxonomy.stages}, labels)
+    return tables, dict(zip(topic_info["topic"], topic_info["label"]))

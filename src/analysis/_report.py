@@ -63,12 +63,29 @@ def render_html(executed: Path, out_html: Path) -> None:
     c = TraitletsConfig()
     c.TagRemovePreprocessor.remove_input_tags = {"hide-input"}
     c.TagRemovePreprocessor.remove_cell_tags = {"remove-cell"}
+    c.TagRemovePreprocessor.remove_all_outputs_tags = {"remove-output"}
     c.TagRemovePreprocessor.enabled = True
     exporter = HTMLExporter(config=c, template_name="lab")
     exporter.register_preprocessor(TagRemovePreprocessor(config=c), enabled=True)
     nb = nbformat.read(str(executed), as_version=4)
+    # The widget manager that would draw stored widget state loads from a CDN; reports
+    # show a static snapshot of the explorer instead (see notebook 06).
+    nb.metadata.pop("widgets", None)
     body, _ = exporter.from_notebook_node(nb)
-    out_html.write_text(body, encoding="utf-8")
+    out_html.write_text(strip_remote_scripts(body), encoding="utf-8")
+
+
+REMOTE_SCRIPT_RE = re.compile(r"<script[^>]*\bsrc=[\"']https?://[^\"']*[\"'][^>]*>\s*</script>", re.IGNORECASE)
+
+
+MERMAID_RE = re.compile(r"<script type=\"module\">(?:(?!</script>).)*?mermaid(?:(?!</script>).)*?</script>", re.DOTALL)
+
+
+def strip_remote_scripts(page: str) -> str:
+    """Drop ``<script src="https://...">`` tags (nbconvert's MathJax and require.js from a
+    CDN) and nbconvert's mermaid loader (imports from a CDN; no report draws mermaid):
+    reports are read offline, and nothing in them needs those scripts."""
+    return MERMAID_RE.sub("", REMOTE_SCRIPT_RE.sub("", page))
 
 
 def write_index(rendered: list[RenderedNotebook], reports: Path, corpus_label: str) -> Path:

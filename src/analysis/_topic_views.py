@@ -4,6 +4,7 @@ DataFrame or a ``plotly.graph_objects.Figure``."""
 from __future__ import annotations
 
 import contextlib
+import html
 import io
 import textwrap
 
@@ -67,6 +68,8 @@ def topic_barchart(model, top_n_topics: int = 12):
 
 def document_map(model, texts: list[str], map_2d):
     """BERTopic's document map: each answer at its 2-D position, coloured by topic."""
+    # hover labels render a subset of HTML: transcript text goes in escaped
+    texts = [html.escape(" ".join(str(t).split())[:300]) for t in texts]
     return model.visualize_documents(texts, reduced_embeddings=map_2d, custom_labels=True, hide_annotations=True,
                                      title="Answers by topic (2-D map of their embeddings)")
 
