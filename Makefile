@@ -8,6 +8,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DATA ?=
+CODES ?=
 
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -25,7 +26,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 report: $(STAMP)
-	$(PY) -m analysis report $(if $(DATA),--transcripts "$(abspath $(DATA))")
+	$(PY) -m analysis report $(if $(DATA),--transcripts "$(abspath $(DATA))") $(if $(CODES),--codes "$(abspath $(CODES))")
 
 load: $(STAMP)
 	$(PY) -m analysis load $(if $(DATA),--transcripts "$(abspath $(DATA))")

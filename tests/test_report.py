@@ -159,6 +159,8 @@ def test_reports_in_a_real_browser(report, browser):
         for markup in XSS:
             assert markup not in source, (r.html.name, markup)
         assert "cdnjs.cloudflare.com" not in source and "unpkg.com" not in source, r.html.name
+        # plotly.js inline once per page, not once per figure (pages stay a few MB)
+        assert source.count("window.PlotlyConfig = {MathJaxConfig: 'local'};") == (1 if expected else 0), r.html.name
         # no absolute paths of the machine in what a reviewer reads
         assert str(ROOT) not in source and "site-packages" not in source and str(cfg.paths.processed) not in source, r.html.name
         page.close()

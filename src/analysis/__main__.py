@@ -13,6 +13,7 @@ Verbs:
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import sys
 import time
 
@@ -51,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
 
     report = verbs.add_parser("report", help="execute the notebooks in order and render HTML reports")
     report.add_argument("--transcripts", help="folder of transcripts (default: paths.transcripts of the config)")
+    report.add_argument("--codes", help="human codes of these transcripts for notebook 05 (default: paths.codes of the "
+                                        "config, or none when --transcripts names another corpus)")
     return parser
 
 
@@ -167,7 +170,12 @@ def _cmd_report(cfg, args) -> None:
     from ._report import run_report
 
     started = time.perf_counter()
-    rendered = run_report(cfg)
+    # The configured codes belong to the configured corpus; another corpus gets none
+    # unless its own codes are named.
+    codes = args.codes if args.codes else ("none" if args.transcripts else None)
+    if codes and codes != "none":
+        codes = str(Path(codes).resolve())
+    rendered = run_report(cfg, codes=codes)
     print(f"{len(rendered)} notebooks rendered to {cfg.paths.reports} in {time.perf_counter() - started:.0f} s; open {cfg.paths.reports}/index.html")
 
 

@@ -327,10 +327,12 @@ def theme_cooccurrence_figure(tables: ThemeTables) -> go.Figure:
     return fig
 
 
-def saturation_table(tables: ThemeTables, orders: int = 200, seed: int = 42) -> pd.DataFrame:
+def saturation_table(tables: ThemeTables, orders: int = 200, seed: int = 42, min_answers: int = 1) -> pd.DataFrame:
     """Thematic saturation (Guest, Namey and Chen 2020): for k = 1..n interviews added in
     random order, the mean number of new themes the k-th interview brings and the mean
     share of all themes reached, with 2.5-97.5% bands over ``orders`` random orders.
+    An interviewee raises a theme with at least ``min_answers`` answers in it (1: any
+    mention; 2 or more discounts passing remarks).
 
     Example:
         >>> t = ThemeTables(pd.DataFrame({"speaker_id": ["I1", "I2"], "topic": [0, 1]}), pd.DataFrame(), {})
@@ -339,7 +341,8 @@ def saturation_table(tables: ThemeTables, orders: int = 200, seed: int = 42) -> 
     """
     import numpy as np
 
-    sets = {p: set(g["topic"]) for p, g in tables.answers.groupby("speaker_id")}
+    sets = {p: {t for t, n in g["topic"].value_counts().items() if n >= min_answers}
+            for p, g in tables.answers.groupby("speaker_id")}
     people = _natural(sets)
     total = len(set().union(*sets.values())) if sets else 0
     rng = np.random.default_rng(seed)

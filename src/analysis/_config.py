@@ -124,10 +124,13 @@ class Config(_Strict):
         return path if path.is_absolute() else (self.root / path).resolve()
 
     def with_codes(self, codes: str | Path | None = None, codings: str | Path | None = None) -> "Config":
-        """A copy with other human-code folders (relative paths from the project root)."""
+        """A copy with other human-code folders (relative paths from the project root;
+        ``"none"`` for no codes)."""
         update = {}
         for key, value in (("codes", codes), ("codings", codings)):
-            if value:
+            if value and str(value).lower() == "none":
+                update[key] = None
+            elif value:
                 update[key] = self.resolve(Path(value))
         return self.model_copy(update={"paths": self.paths.model_copy(update=update)}) if update else self
 

@@ -17,14 +17,15 @@ class OfflineHtmlRenderer(MimetypeRenderer):
     (JupyterLab draws figures from the ``plotly_mimetype`` part instead.)"""
 
     def __init__(self):
-        self.plotlyjs_included = False
+        # plotly shallow-copies a renderer for every figure: the flag lives in a shared dict
+        self.state = {"plotlyjs_included": False}
 
     def to_mimebundle(self, fig_dict):
         import plotly.io as pio
 
-        html = pio.to_html(fig_dict, include_plotlyjs=not self.plotlyjs_included, include_mathjax=False,
+        html = pio.to_html(fig_dict, include_plotlyjs=not self.state["plotlyjs_included"], include_mathjax=False,
                            full_html=False, validate=False, config={"displaylogo": False})
-        self.plotlyjs_included = True
+        self.state["plotlyjs_included"] = True
         return {"text/html": html}
 
 

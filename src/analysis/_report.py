@@ -109,11 +109,12 @@ li{{margin:.6rem 0}} span{{display:block;color:#444}}</style></head>
     return path
 
 
-def run_report(cfg: Config, *, log=print) -> list[RenderedNotebook]:
+def run_report(cfg: Config, *, log=print, codes: str | None = None) -> list[RenderedNotebook]:
     """Execute every ordered notebook on ``cfg.paths.transcripts`` and render it to HTML.
 
     The corpus is loaded once first, so a bad transcript stops the run with a message
-    naming the file and line instead of a notebook traceback.
+    naming the file and line instead of a notebook traceback. ``codes`` overrides
+    ``paths.codes`` for notebook 05 (``"none"``: no human codes).
     """
     import papermill as pm
 
@@ -126,6 +127,8 @@ def run_report(cfg: Config, *, log=print) -> list[RenderedNotebook]:
     executed_dir.mkdir(parents=True, exist_ok=True)
     # Relative paths keep the machine's folders out of the rendered parameters cell.
     parameters = {"transcripts_dir": _relative(cfg.paths.transcripts, cfg.root)}
+    if codes is not None:  # "none", or a folder of human codes for notebook 05
+        parameters["codes_dir"] = codes if codes == "none" else _relative(Path(codes), cfg.root)
     rendered: list[RenderedNotebook] = []
     for notebook in ordered_notebooks(notebooks_dir):
         executed = executed_dir / notebook.name
