@@ -130,5 +130,9 @@ def test_explorer_filters_search_and_rename(run):
     again, _ = theme_tables_for(cfg)
     assert "Label noise from busy operators" in again.themes["theme"].tolist()
     assert any("Label noise from busy operators" in x for x in theme_heatmap_figure(again).data[0].x)
+    from analysis import export_step
+
+    exported = export_step(cfg, cfg.paths.processed / "export_after_rename", formats=("qdc", "csv"))
+    assert "Label noise from busy operators" in exported["qdc"].read_text(encoding="utf-8")
     # every quote shows its question and its source line
     assert "Q: " in explorer.output.value and ".txt:" in explorer.output.value or ".md:" in explorer.output.value

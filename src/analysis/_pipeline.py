@@ -190,6 +190,7 @@ def export_step(cfg: Config, out_dir, formats=("qdpx", "qdc", "csv", "xlsx")) ->
     """Hand the coding back: a REFI-QDA project (``study.qdpx``) and codebook
     (``codebook.qdc``), and tables (``coded_segments.csv``, ``interviewee_by_theme.csv``,
     ``study.xlsx``) in ``out_dir``. Human codes in ``paths.codes`` travel with their coder."""
+    from ._explorer import load_theme_labels
     from ._exports import coded_segments, interviewee_by_theme, write_xlsx
     from ._refi import build_project, write_qdc, write_qdpx
 
@@ -199,6 +200,8 @@ def export_step(cfg: Config, out_dir, formats=("qdpx", "qdc", "csv", "xlsx")) ->
     stages = read_table(cfg, "stages")
     topics = read_table(cfg, "topics")
     topic_info = read_table(cfg, "topic_info")
+    renamed = load_theme_labels(cfg.paths.theme_labels, topic_info)  # the researcher's theme renames
+    topic_info = topic_info.assign(label=[renamed.get(t, label) for t, label in zip(topic_info["topic"], topic_info["label"])])
     topic_stages = read_table(cfg, "topic_stages")
     taxonomy, _ = load_taxonomy_and_codes(cfg)
     human = read_human_codes(cfg, cfg.paths.codes, turns).codes if cfg.paths.codes is not None else None
