@@ -107,6 +107,19 @@ def _append_text(turns: list[RawTurn], line_no: int, text: str) -> None:
     turns[-1].parts.append((line_no, text))
 
 
+def _note_or_text(turns: list[RawTurn], other: list[LineRecord], line_no: int, stripped: str, text: str | None = None) -> None:
+    """A transcriber's note is set aside with its reason; anything else is turn text."""
+    if ANNOTATION_RE.match(stripped):
+        other.append(LineRecord(line_no, "annotation", "transcriber's note, not speech", stripped))
+    else:
+        _append_text(turns, line_no, stripped if text is None else text)
+
+
+def _require_speakers(path: Path, turns: list[RawTurn], message: str) -> None:
+    if not any(not t.unlabelled for t in turns):
+        raise TranscriptError(path, message)
+
+
 def parse_plain(path: Path, text: str, encoding: str) -> ParsedTranscript:
     """`Speaker: text` transcripts, one turn per label; unlabelled lines continue a turn.
 
@@ -149,12 +162,9 @@ def parse_plain(path: Path, text: str, encoding: str) -> ParsedTranscript:
         elif not turns and title is None and TITLE_RE.match(stripped):
             title = TITLE_RE.match(stripped).group("title")
             other.append(LineRecord(i, "title", "interview title", stripped))
-        elif ANNOTATION_RE.match(stripped):
-            other.append(LineRecord(i, "annotation", "transcriber's note, not speech", stripped))
         else:
-            _append_text(turns, i, stripped)
-    if not any(not t.unlabelled for t in turns):
-        raise TranscriptError(path, "no recognisable speaker labels (expected lines such as `Interviewee: ...` or `Interviewer 1: ...`)")
+            _note_or_text(turns, other, i, stripped)
+    _require_speakers(path, turns, "no recognisable speaker labels (expected lines such as `Interviewee: ...` or `Interviewer 1: ...`)")
     return ParsedTranscript(path, "plain", encoding, "line", title, turns, other, n_nonblank)
 
 
@@ -185,12 +195,9 @@ def parse_delve_markdown(path: Path, text: str, encoding: str) -> ParsedTranscri
         elif heading and not turns and title is None:
             title = heading.group("title")
             other.append(LineRecord(i, "title", "interview title", stripped))
-        elif ANNOTATION_RE.match(stripped):
-            other.append(LineRecord(i, "annotation", "transcriber's note, not speech", stripped))
         else:
-            _append_text(turns, i, stripped)
-    if not any(not t.unlabelled for t in turns):
-        raise TranscriptError(path, "Markdown file with no speaker headings (`### Speaker` or `**Speaker**`)")
+            _note_or_text(turns, other, i, stripped)
+    _require_speakers(path, turns, "Markdown file with no speaker headings (`### Speaker` or `**Speaker**`)")
     return ParsedTranscript(path, "delve-markdown", encoding, "line", title, turns, other, n_nonblank)
 
 
@@ -270,8 +277,7 @@ def parse_captions(path: Path, text: str, encoding: str, kind: str) -> ParsedTra
             turn = turns[-1]
             turn.parts.append((n, content))
             turn.end_s = max(turn.end_s or end, end)
-    if not any(not t.unlabelled for t in turns):
-        raise TranscriptError(path, f"{kind} captions with no speaker names (expected `<v Name>` tags or `Name:` prefixes)")
+    _require_speakers(path, turns, f"{kind} captions with no speaker names (expected `<v Name>` tags or `Name:` prefixes)")
     fmt = "webvtt" if kind == "webvtt" else "srt"
     return ParsedTranscript(path, fmt, encoding, "line", None, turns, other, n_nonblank)
 
@@ -319,14 +325,11 @@ def parse_docx(path: Path) -> ParsedTranscript:
         elif not turns and title is None and TITLE_RE.match(stripped):
             title = TITLE_RE.match(stripped).group("title")
             other.append(LineRecord(i, "title", "interview title", stripped))
-        elif ANNOTATION_RE.match(stripped):
-            other.append(LineRecord(i, "annotation", "transcriber's note, not speech", stripped))
         else:
-            _append_text(turns, i, raw.strip())
+            _note_or_text(turns, other, i, stripped, raw.strip())
     if n_nonblank == 0:
         raise TranscriptError(path, "empty file (the document has no text)")
-    if not any(not t.unlabelled for t in turns):
-        raise TranscriptError(path, "no recognisable speaker labels (expected `Speaker: text` paragraphs or bold speaker lines)")
+    _require_speakers(path, turns, "no recognisable speaker labels (expected `Speaker: text` paragraphs or bold speaker lines)")
     return ParsedTranscript(path, "docx", "docx", "paragraph", title, turns, other, n_nonblank)
 
 
