@@ -10,7 +10,7 @@ Example:
 """
 
 from ._charts import (
-    interviewees_per_theme_figure, saturation_figure, saturation_table, stage_by_interviewee_figure,
+    interviewees_per_theme_figure, saturation_figure, saturation_milestones, saturation_table, stage_by_interviewee_figure,
     stage_distribution_figure, stage_quotes, theme_cooccurrence_figure, theme_heatmap_figure, theme_tables,
     topic_stage_figure, words_by_role_figure,
 )
@@ -34,7 +34,7 @@ __all__ = [
     "load_config", "load_corpus", "load_step", "mark_substantive", "nearest_answers", "read_embeddings",
     "read_table", "setup_notebook", "substance_table", "topic_barchart", "topic_hierarchy", "topic_quality",
     "topic_table", "topics_per_interviewee", "topics_step", "words_by_role_figure",
-    "agreement_by_interview", "export_step", "interviewees_per_theme_figure", "saturation_figure", "saturation_table",
+    "agreement_by_interview", "export_step", "interviewees_per_theme_figure", "saturation_figure", "saturation_milestones", "saturation_table",
     "stage_distribution_figure", "theme_cooccurrence_figure", "theme_heatmap_figure", "theme_tables", "theme_tables_for",
     "ThemeExplorer", "load_theme_labels", "save_theme_label", "agreement_step", "headline", "headline_table", "load_taxonomy", "per_stage_table",
     "stage_by_interviewee_figure", "stage_quotes", "stage_summary", "stages_step", "taxonomy_table", "topic_stage_figure",

@@ -380,3 +380,17 @@ def saturation_figure(saturation: pd.DataFrame) -> go.Figure:
                       yaxis2={"title": "New themes per interview", "overlaying": "y", "side": "right", "showgrid": False},
                       template="plotly_white", legend={"orientation": "h", "y": -0.2})
     return fig
+
+
+def saturation_milestones(saturation: pd.DataFrame, interviews=(1, 3, 6, 12)) -> pd.DataFrame:
+    """Rows of a saturation table after 1, 3, 6 and 12 interviews and after the last one.
+
+    Example:
+        >>> t = pd.DataFrame({"interviews": [1, 2, 3], "new_themes": [2.0, 1.0, 0.0], "share_reached": [0.6, 0.9, 1.0],
+        ...                   "share_low": [0.5, 0.8, 1.0], "share_high": [0.7, 1.0, 1.0]})
+        >>> saturation_milestones(t)["interviews"].tolist()
+        [1, 3]
+    """
+    wanted = sorted({k for k in interviews if k <= len(saturation)} | {len(saturation)})
+    rows = saturation[saturation["interviews"].isin(wanted)]
+    return rows[["interviews", "new_themes", "share_reached", "share_low", "share_high"]].reset_index(drop=True)
