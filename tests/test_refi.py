@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import xmlschema
 
-from analysis import load_config
+from analysis import load_config, load_taxonomy
 from analysis._pipeline import export_step, read_human_codes, read_table
 from analysis._refi import read_qdpx
 
@@ -58,7 +58,8 @@ def test_round_trip_positions_guids_and_counts(exported):
     # selections per stage code equal the coded turns per stage
     stage_names = {c.name for root in project.codes for c, parent in root.walk() if parent is None}
     per_code = pd.Series([codes[ref][0].name for s in suite for ref in s.codes if codes[ref][1] is None]).value_counts()
-    expected = coded["stages"].explode().map(lambda s: next(st.name for st in __import__("analysis").load_taxonomy(ROOT / "config" / "stages.yaml").stages if st.id == s)).value_counts()
+    names = {st.id: st.name for st in load_taxonomy(ROOT / "config" / "stages.yaml").stages}
+    expected = coded["stages"].explode().map(names).value_counts()
     assert per_code.sort_index().to_dict() == expected.sort_index().to_dict()
     assert set(per_code.index) <= stage_names
     # human codes kept their own coder

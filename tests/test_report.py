@@ -189,3 +189,9 @@ def test_index_links_resolve(report, browser):
         assert response is not None and response.ok, link
         assert page.title()
     page.close()
+
+
+def test_index_summaries_are_plain_text(report):
+    cfg, _ = report
+    index = (cfg.paths.reports / "index.html").read_text()
+    assert "**" not in index and "`" not in index

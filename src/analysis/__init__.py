@@ -16,7 +16,7 @@ from ._charts import (
 )
 from ._explorer import ThemeExplorer, load_theme_labels, save_theme_label
 from ._evaluate import headline, per_stage_table
-from ._stage_views import agreement_by_interview, headline_table, stage_summary, taxonomy_table
+from ._stage_views import agreement_by_interview, headline_table, stage_summary, taxonomy_table, topic_stage_table
 from ._taxonomy import load_taxonomy
 from ._config import Config, load_config
 from ._embed import Embedder, nearest_answers
@@ -34,7 +34,7 @@ __all__ = [
     "load_config", "load_corpus", "load_step", "mark_substantive", "nearest_answers", "read_embeddings",
     "read_table", "setup_notebook", "substance_table", "topic_barchart", "topic_hierarchy", "topic_quality",
     "topic_table", "topics_per_interviewee", "topics_step", "words_by_role_figure",
-    "agreement_by_interview", "export_step", "interviewees_per_theme_figure", "saturation_figure", "saturation_milestones", "saturation_table",
+    "agreement_by_interview", "export_step", "interviewees_per_theme_figure", "saturation_figure", "saturation_milestones", "topic_stage_table", "saturation_table",
     "stage_distribution_figure", "theme_cooccurrence_figure", "theme_heatmap_figure", "theme_tables", "theme_tables_for",
     "ThemeExplorer", "load_theme_labels", "save_theme_label", "agreement_step", "headline", "headline_table", "load_taxonomy", "per_stage_table",
     "stage_by_interviewee_figure", "stage_quotes", "stage_summary", "stages_step", "taxonomy_table", "topic_stage_figure",

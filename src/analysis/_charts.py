@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import html
-import re
 from dataclasses import dataclass
 
 import pandas as pd
 import plotly.graph_objects as go
+
+from ._ingest import natural_sorted
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000"]
@@ -69,7 +70,7 @@ def stage_by_interviewee_figure(predictions: pd.DataFrame, speaker_of: dict[str,
         [[2, 1], [0, 0]]
     """
     stages = list(stage_names)
-    people = sorted({speaker_of[t] for t in predictions["turn_id"] if t in speaker_of}, key=lambda s: [int(t) if t.isdigit() else t for t in __import__("re").split(r"(\d+)", s)])
+    people = natural_sorted({speaker_of[t] for t in predictions["turn_id"] if t in speaker_of})
     counts = {p: dict.fromkeys(stages, 0) for p in people}
     for turn_id, picked in zip(predictions["turn_id"], _stage_lists(predictions["stages"])):
         person = speaker_of.get(turn_id)
@@ -137,10 +138,6 @@ def _esc(text: object, limit: int | None = None) -> str:
     return html.escape(value)
 
 
-def _natural(values) -> list:
-    return sorted(values, key=lambda s: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(s))])
-
-
 @dataclass
 class ThemeTables:
     """What the theme charts need, gathered once from the processed tables.
@@ -203,7 +200,7 @@ def theme_heatmap_figure(tables: ThemeTables) -> go.Figure:
         >>> [list(row) for row in theme_heatmap_figure(t).data[0].z]
         [[2, 0], [0, 1]]
     """
-    people = _natural(tables.answers["speaker_id"].unique())
+    people = natural_sorted(tables.answers["speaker_id"].unique())
     topics = tables.themes["topic"].tolist()
     counts = pd.crosstab(tables.answers["speaker_id"], tables.answers["topic"]).reindex(index=people, columns=topics, fill_value=0)
     # exemplar: the interviewee's longest answer in the theme (most context for a reader)
@@ -343,7 +340,7 @@ def saturation_table(tables: ThemeTables, orders: int = 200, seed: int = 42, min
 
     sets = {p: {t for t, n in g["topic"].value_counts().items() if n >= min_answers}
             for p, g in tables.answers.groupby("speaker_id")}
-    people = _natural(sets)
+    people = natural_sorted(sets)
     total = len(set().union(*sets.values())) if sets else 0
     rng = np.random.default_rng(seed)
     new = np.zeros((orders, len(people)))
@@ -371,7 +368,7 @@ def saturation_figure(saturation: pd.DataFrame) -> go.Figure:
     fig.add_bar(x=k, y=saturation["new_themes"].tolist(), name="new themes (mean)", marker_color=OKABE_ITO[1], yaxis="y2",
                 hovertemplate="interview %{x}: %{y:.2f} new themes on average<extra></extra>")
     fig.add_scatter(x=k + k[::-1], y=saturation["share_high"].tolist() + saturation["share_low"].tolist()[::-1],
-                    fill="toself", fillcolor="rgba(0,114,178,0.15)", line={"width": 0}, name="95% of orders",
+                    mode="lines", fill="toself", fillcolor="rgba(0,114,178,0.15)", line={"width": 0}, name="95% of orders",
                     hoverinfo="skip")
     fig.add_scatter(x=k, y=saturation["share_reached"].tolist(), mode="lines+markers", name="share of themes reached",
                     line={"color": OKABE_ITO[4]}, hovertemplate="after %{x} interviews: %{y:.0%} of themes<extra></extra>")

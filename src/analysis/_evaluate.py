@@ -11,6 +11,7 @@ import pandas as pd
 
 from ._agreement import agreement
 from ._codes import HumanCodes
+from ._ingest import natural_sorted
 
 
 def _document_labels(answers: pd.DataFrame, codes: pd.DataFrame, interview_id: str, source_file: str,
@@ -58,7 +59,7 @@ def evaluate_predictions(predicted: dict[str, set[str]], reference: HumanCodes, 
         per_interview[doc["interview_id"]] = _brief(agreement(labels, other, stage_ids))
     other = {t: predicted.get(t, set()) for t in pooled_ref}
     return {"overall": agreement(pooled_ref, other, stage_ids), "per_interview": per_interview,
-            "interviews": sorted(per_interview, key=_order), "files_without_codes": without}
+            "interviews": natural_sorted(per_interview), "files_without_codes": without}
 
 
 def compare_coders(codes: HumanCodes, answers: pd.DataFrame, stage_ids: list[str]) -> dict:
@@ -73,7 +74,8 @@ def compare_coders(codes: HumanCodes, answers: pd.DataFrame, stage_ids: list[str
     for doc in documents:
         by_interview.setdefault(doc["interview_id"], []).append(doc)
     pooled_a, pooled_b, per_interview, single = {}, {}, {}, []
-    for interview_id, docs in sorted(by_interview.items(), key=lambda kv: _order(kv[0])):
+    for interview_id in natural_sorted(by_interview):
+        docs = by_interview[interview_id]
         docs = [d for d in docs if not pd.isna(d["first_coded_turn"])]
         if len(docs) < 2:
             single.append(interview_id)
@@ -116,10 +118,6 @@ def compare_to_consensus(codings: HumanCodes, consensus: HumanCodes, answers: pd
 def _brief(result: dict) -> dict:
     return {"units": result["units"], "macro_f1": result["macro_f1"], "micro_f1": result["micro_f1"],
             "alpha": result["alpha"], "coded_kappa": result["coded"]["kappa"]}
-
-
-def _order(value):
-    return int(value) if str(value).isdigit() else str(value)
 
 
 def headline(result: dict) -> dict:

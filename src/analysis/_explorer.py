@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ._ingest import natural_sorted
+
 ALL = "(all)"
 
 
@@ -76,7 +78,7 @@ class ThemeExplorer:
 
         self.stage = w.Dropdown(description="Stage", options=[(ALL, ALL)] + [(n, s) for s, n in self.stage_names.items()], value=ALL)
         self.theme = w.Dropdown(description="Theme", options=self._theme_options(), value=ALL)
-        people = sorted(data["speaker_id"].unique(), key=lambda s: [int(t) if t.isdigit() else t for t in __import__("re").split(r"(\d+)", s)])
+        people = natural_sorted(data["speaker_id"].unique())
         self.interviewee = w.Dropdown(description="Interviewee", options=[ALL] + people, value=ALL)
         self.kind = w.Dropdown(description="Kind", options=[ALL, "issue", "fix"], value=ALL)
         self.search = w.Text(description="Search", placeholder="words in the answer or question")

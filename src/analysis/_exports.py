@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ._ingest import natural_sorted
+
 SEGMENT_COLUMNS = ["interview_id", "turn_id", "turn_index", "speaker_id", "source_file", "line_start", "line_end",
                    "text", "stage", "stage_name", "topic", "theme", "kind", "score"]
 
@@ -51,7 +53,7 @@ def interviewee_by_theme(turns: pd.DataFrame, topics: pd.DataFrame, topic_info: 
     table = pd.crosstab(merged["speaker_id"], merged["topic"]).reindex(columns=list(order["topic"]), fill_value=0)
     table.columns = [names[t] for t in table.columns]
     table.index.name = "interviewee"
-    return table.reindex(sorted(table.index, key=lambda s: [int(x) if x.isdigit() else x for x in __import__("re").split(r"(\d+)", s)]))
+    return table.reindex(natural_sorted(table.index))
 
 
 def write_xlsx(path: str | Path, sheets: dict[str, pd.DataFrame]) -> Path:

@@ -78,6 +78,16 @@ def _natural_key(value: str):
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", str(value))]
 
 
+def natural_sorted(values) -> list:
+    """Values in human order: ``I2`` before ``I10``, interview ``9`` before ``11``.
+
+    Example:
+        >>> natural_sorted(["I10", "I2", "I1"])
+        ['I1', 'I2', 'I10']
+    """
+    return sorted(values, key=_natural_key)
+
+
 def interview_id_for(parsed: ParsedTranscript) -> str:
     """`## Interview 11 - NAME` gives `11`; so does `Interview 11.txt`. Without a
     number, the file stem (lower-case, spaces to dashes) is the id."""

@@ -44,7 +44,7 @@ def describe_notebook(path: Path) -> tuple[str, str]:
         title = next((ln.lstrip("#").strip() for ln in lines if ln.startswith("#")), path.stem)
         body = " ".join(ln for ln in lines if not ln.startswith("#"))
         summary = re.split(r"(?<=[.!?])\s", body, maxsplit=1)[0] if body else ""
-        return title, summary
+        return title, re.sub(r"[*_`]+", "", summary)  # Markdown emphasis is not HTML
     return path.stem, ""
 
 

@@ -47,3 +47,17 @@ def agreement_by_interview(results: dict) -> pd.DataFrame:
     """Per-interview figures of the suite against the reference."""
     per = (results.get("suite_vs_reference") or {}).get("per_interview", {})
     return pd.DataFrame.from_dict(per, orient="index").round(3) if per else pd.DataFrame()
+
+
+def topic_stage_table(mix: pd.DataFrame, topic_info: pd.DataFrame) -> pd.DataFrame:
+    """Each topic with its label, size, coded answers and primary stage.
+
+    Example:
+        >>> mix = pd.DataFrame({"topic": [0], "answers": [4], "coded_answers": [2], "primary_stage": ["data"],
+        ...                     "primary_share": [1.0], "basis": ["coded answers"]})
+        >>> topic_stage_table(mix, pd.DataFrame({"topic": [0], "label": ["labels"]}))["label"].tolist()
+        ['labels']
+    """
+    labels = dict(zip(topic_info["topic"], topic_info["label"]))
+    return mix.assign(label=mix["topic"].map(labels))[["topic", "label", "answers", "coded_answers", "primary_stage",
+                                                        "primary_share", "basis"]]

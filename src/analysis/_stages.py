@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ._ingest import natural_sorted
 from ._taxonomy import Taxonomy
 
 STAGE_COLUMNS = ["interview_id", "turn_id", "turn_index", "source_file", "line_start", "line_end", "text", "stages", "kind"]
@@ -74,12 +75,12 @@ def stage_signals(turns: pd.DataFrame, embed, taxonomy: Taxonomy, settings: Stag
         taxonomy: the stages.
         kinds: example sentences of an ``issue`` and of a ``fix``.
     """
-    ordered = turns.sort_values(["interview_id", "turn_index"], key=lambda c: c.map(_order_key) if c.name == "interview_id" else c)
+    rank = {v: k for k, v in enumerate(natural_sorted(turns["interview_id"].unique()))}
+    ordered = turns.assign(_rank=turns["interview_id"].map(rank)).sort_values(["_rank", "turn_index"]).drop(columns="_rank")
     ordered = ordered.reset_index(drop=True)
     texts = ordered["text"].fillna("")
     has_text = texts.str.strip() != ""
     to_embed = ordered["role"].isin(["interviewer"]) & has_text | (ordered["role"] == "interviewee") & ordered.get("substantive", has_text)
-    vectors = np.zeros((len(ordered), 0), dtype=np.float32)
     embedded = embed(texts[to_embed].tolist())
     dim = embedded.shape[1]
     vectors = np.zeros((len(ordered), dim), dtype=np.float32)
@@ -127,10 +128,6 @@ def stage_signals(turns: pd.DataFrame, embed, taxonomy: Taxonomy, settings: Stag
         section=section_all[answers_mask], issue_similarity=(answer_vectors @ issue_vectors.T).max(axis=1),
         fix_similarity=(answer_vectors @ fix_vectors.T).max(axis=1), stage_ids=taxonomy.ids,
     )
-
-
-def _order_key(value):
-    return int(value) if str(value).isdigit() else str(value)
 
 
 def _smooth(signals: StageSignals, scores: np.ndarray, topics: pd.Series | None, settings: StageSettings) -> np.ndarray:
