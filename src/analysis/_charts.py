@@ -365,7 +365,7 @@ def saturation_figure(saturation: pd.DataFrame) -> go.Figure:
     themes per added interview (bars), averaged over random interview orders."""
     k = saturation["interviews"].tolist()
     fig = go.Figure()
-    fig.add_bar(x=k, y=saturation["new_themes"].tolist(), name="new themes (mean)", marker_color=OKABE_ITO[1], yaxis="y2",
+    fig.add_bar(x=k, y=saturation["new_themes"].tolist(), name="new themes (mean)", marker_color=OKABE_ITO[1], yaxis="y2", opacity=0.45,
                 hovertemplate="interview %{x}: %{y:.2f} new themes on average<extra></extra>")
     fig.add_scatter(x=k + k[::-1], y=saturation["share_high"].tolist() + saturation["share_low"].tolist()[::-1],
                     mode="lines", fill="toself", fillcolor="rgba(0,114,178,0.15)", line={"width": 0}, name="95% of orders",
