@@ -4,8 +4,9 @@ Reference: the consensus codes (``coded/moderation``) of the interviews whose PD
 carries codes. Prints, side by side:
 
 - zero-shot (taxonomy only);
-- few-shot, leave-one-interview-out (train on the other coded interviews, predict the
-  held-out one, pool);
+- few-shot, leave-one-interview-out: calibrated on every coded file (consensus and
+  single coders' codings) of the *other* interviews, predict the held-out one, pool;
+  also with the other interviews' consensus files only;
 - two human coders of the same interview (``coded/codings``);
 - a single coder against the consensus;
 
@@ -76,9 +77,11 @@ def main() -> None:
         started = time.perf_counter()
         signals, _ = stage_signals_for(cfg, turns)
         topics = pd.read_parquet(processed / "topics.parquet").set_index("turn_id")["topic"]
-        few_labels = few_shot_leave_one_out(signals, consensus.codes, consensus.documents, cfg.stage_settings(), topics)
+        few_labels = few_shot_leave_one_out(signals, consensus, cfg.stage_settings(), topics, extra=(codings,))
         few = evaluate_predictions(few_labels, consensus, answers, ids)
         few_s = time.perf_counter() - started
+        few_consensus_only = evaluate_predictions(few_shot_leave_one_out(signals, consensus, cfg.stage_settings(), topics),
+                                                  consensus, answers, ids)
 
         humans = compare_coders(codings, answers, ids)
         single = compare_to_consensus(codings, consensus, answers, ids)
@@ -90,10 +93,15 @@ def main() -> None:
     rows = {
         "zero-shot (suite)": headline(zero),
         "few-shot leave-one-interview-out (suite)": headline(few),
+        "  same, trained on consensus files only": headline(few_consensus_only),
         "coder vs coder (humans)": headline(humans),
         "single coder vs consensus (humans)": headline(single["overall"]),
     }
     print(pd.DataFrame(rows).T.to_string())
+    for name, result in (("zero-shot", zero), ("few-shot", few)):
+        spread = result["intervals"]
+        print(f"{name}: {spread['level']:.0%} intervals over {spread['resamples']} resamples of the {spread['interviews']} interviews: "
+              + ", ".join(f"{k} {lo:.3f}-{hi:.3f}" for k, (lo, hi) in spread.items() if isinstance(spread[k], list)))
     print(f"zero-shot coding took {zero_s:.1f} s; few-shot leave-one-out {few_s:.1f} s")
     print("\nbars: zero-shot macro-F1 >= 0.30 and alpha >= 0.30; few-shot macro-F1 >= 0.40 and alpha >= 0.45")
     for name, result in (("zero-shot", zero), ("few-shot", few), ("coder vs coder", humans)):

@@ -16,6 +16,8 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -27,6 +29,7 @@ import yaml
 from ._errors import AnalysisError, ConfigError, TranscriptError
 from ._ingest import ID_FROM_TEXT_RE, masked_name
 
+PDF_READER_VERSION = 1     # bump when the reading rules change: cached reads are keyed by it
 MARGIN_SHARE = 0.05        # top and bottom 5% of a page hold Delve's header and footer
 TAG_SIZE_RATIO = 0.85      # tags are drawn in a type at most 85% of the body size
 TITLE_SIZE_RATIO = 1.4     # the interview title is drawn larger than the body
@@ -60,16 +63,10 @@ def _coder_of(path: Path) -> str:
     return m.group(1).strip() if m else stem
 
 
-def read_delve_pdf(path: str | Path) -> CodedDocument:
-    """Read one Delve coded-transcript print.
-
-    Raises:
-        TranscriptError: not a readable PDF, or no speaker turns in it.
-    """
+def _parse_delve_pdf(path: Path) -> tuple[str, list[CodedTurn]]:
     import pdfplumber
     from pdfminer.pdfparser import PDFSyntaxError
 
-    path = Path(path)
     try:
         pdf = pdfplumber.open(path)
     except (PDFSyntaxError, OSError, ValueError) as exc:
@@ -107,6 +104,38 @@ def read_delve_pdf(path: str | Path) -> CodedDocument:
                 elif turns:
                     text = " ".join(w["text"] for w in line)
                     turns[-1].text = f"{turns[-1].text} {text}".strip()
+    return title, turns
+
+
+def read_delve_pdf(path: str | Path, cache_dir: str | Path | None = None) -> CodedDocument:
+    """Read one Delve coded-transcript print.
+
+    Args:
+        cache_dir: a folder where what was read is kept, keyed by the file's content
+            hash (reading a print takes seconds; a cached one milliseconds).
+
+    Raises:
+        TranscriptError: not a readable PDF, or no speaker turns in it.
+    """
+    path = Path(path)
+    cached = None
+    if cache_dir is not None:
+        try:
+            content = path.read_bytes()
+        except OSError as exc:
+            raise TranscriptError(path, f"not a readable PDF ({exc})") from None
+        digest = hashlib.sha256(f"{PDF_READER_VERSION}\n".encode() + content).hexdigest()
+        cached = Path(cache_dir) / f"{digest}.json"
+    if cached is not None and cached.is_file():
+        stored = json.loads(cached.read_text(encoding="utf-8"))
+        title, turns = stored["title"], [CodedTurn(**t) for t in stored["turns"]]
+    else:
+        title, turns = _parse_delve_pdf(path)
+        if cached is not None:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"title": title, "turns": [vars(t) for t in turns]}), encoding="utf-8")
+            tmp.replace(cached)
     if not turns:
         raise TranscriptError(path, "no speaker turns found (expected Delve's bold speaker headings)")
     m = ID_FROM_TEXT_RE.search(title) or ID_FROM_TEXT_RE.search(path.stem)
@@ -242,9 +271,12 @@ class HumanCodes:
 
 
 def read_codes_folder(folder: str | Path, turns: pd.DataFrame, code_map: CodeMap, *, keep_names: bool = False,
-                      stage_names: dict[str, str] | None = None) -> HumanCodes:
+                      stage_names: dict[str, str] | None = None, cache_dir: str | Path | None = None) -> HumanCodes:
     """Read every Delve PDF (and ``*.csv`` code table) in ``folder`` and align it to
     ``turns`` (the loaded transcripts of the same interviews).
+
+    Args:
+        cache_dir: where Delve prints already read are kept (see :func:`read_delve_pdf`).
 
     Raises:
         AnalysisError: no code files, or a file's interview is not among ``turns``.
@@ -277,7 +309,7 @@ def read_codes_folder(folder: str | Path, turns: pd.DataFrame, code_map: CodeMap
                 code_rows += rows
                 doc_rows += docs
                 continue
-            doc = read_delve_pdf(path)
+            doc = read_delve_pdf(path, cache_dir)
         except TranscriptError as exc:
             problems.append(str(exc))
             continue

@@ -72,13 +72,15 @@ class Topics(_Strict):
 class StagesConfig(_Strict):
     taxonomy: Path = Path("config/stages.yaml")
     code_map: Path = Path("config/code_stages.yaml")
-    coded_share: float = Field(0.45, gt=0.0, le=1.0)
+    coded_share: float = Field(0.5, gt=0.0, le=1.0)
     question_weight: float = Field(0.5, ge=0.0)
     section_weight: float = Field(0.1, ge=0.0)
+    stage_calibration: float = Field(0.0, ge=0.0)
     guide_threshold: float = Field(0.5, ge=0.0, le=1.0)
     context_weight: float = Field(0.33, ge=0.0, le=1.0)
     topic_weight: float = Field(0.3, ge=0.0, le=1.0)
-    second_stage_margin: float = Field(0.03, ge=0.0)
+    episode_weight: float = Field(0.5, ge=0.0, le=1.0)
+    second_stage_margin: float = Field(0.0, ge=0.0)
 
 
 class Config(_Strict):
@@ -116,7 +118,8 @@ class Config(_Strict):
 
         s = self.stages
         return StageSettings(coded_share=s.coded_share, question_weight=s.question_weight, section_weight=s.section_weight,
-                             guide_threshold=s.guide_threshold, context_weight=s.context_weight, topic_weight=s.topic_weight,
+                             stage_calibration=s.stage_calibration, guide_threshold=s.guide_threshold,
+                             context_weight=s.context_weight, topic_weight=s.topic_weight, episode_weight=s.episode_weight,
                              second_stage_margin=s.second_stage_margin, seed=self.seed)
 
     def resolve(self, path: Path) -> Path:

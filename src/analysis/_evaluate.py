@@ -7,6 +7,7 @@ listed as such and left out; they are never read as "every turn uncoded".
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ._agreement import agreement
@@ -58,8 +59,47 @@ def evaluate_predictions(predicted: dict[str, set[str]], reference: HumanCodes, 
         other = {t: predicted.get(t, set()) for t in labels}
         per_interview[doc["interview_id"]] = _brief(agreement(labels, other, stage_ids))
     other = {t: predicted.get(t, set()) for t in pooled_ref}
+    interview_of = dict(zip(answers["turn_id"], answers["interview_id"].astype(str)))
     return {"overall": agreement(pooled_ref, other, stage_ids), "per_interview": per_interview,
-            "interviews": natural_sorted(per_interview), "files_without_codes": without}
+            "interviews": natural_sorted(per_interview), "files_without_codes": without,
+            "intervals": interview_intervals(pooled_ref, other, interview_of, stage_ids)}
+
+
+def interview_intervals(reference: dict[str, set[str]], other: dict[str, set[str]], interview_of: dict[str, str],
+                        stage_ids: list[str], resamples: int = 500, level: float = 0.9, seed: int = 0) -> dict | None:
+    """How much the pooled figures depend on which interviews were coded: percentile
+    intervals over resamples of the interviews (with replacement, seeded).
+
+    Turns of one interview are not independent (one interviewee, one coder), so the
+    interview, not the turn, is what is resampled. ``None`` with fewer than 3 interviews.
+
+    Example:
+        >>> ref = {f"{i}-{k}": ({"data"} if k % 2 else set()) for i in range(4) for k in range(6)}
+        >>> got = interview_intervals(ref, ref, {u: u.split("-")[0] for u in ref}, ["data"], resamples=50)
+        >>> got["micro_f1"]
+        [1.0, 1.0]
+    """
+    by_interview: dict[str, list[str]] = {}
+    for unit in sorted(reference):
+        by_interview.setdefault(interview_of[unit], []).append(unit)
+    interviews = natural_sorted(by_interview)
+    if len(interviews) < 3:
+        return None
+    rng = np.random.default_rng(seed)
+    draws: dict[str, list[float]] = {"macro_f1": [], "micro_f1": [], "alpha": [], "coded_kappa": []}
+    for _ in range(resamples):
+        ref, oth = {}, {}
+        for k, interview in enumerate(rng.choice(interviews, size=len(interviews), replace=True)):
+            for unit in by_interview[interview]:
+                ref[f"{k}|{unit}"], oth[f"{k}|{unit}"] = reference[unit], other[unit]
+        result = agreement(ref, oth, stage_ids)
+        for key, value in (("macro_f1", result["macro_f1"]), ("micro_f1", result["micro_f1"]), ("alpha", result["alpha"]),
+                           ("coded_kappa", result["coded"]["kappa"])):
+            if value is not None and value == value:
+                draws[key].append(value)
+    tail = (1 - level) / 2 * 100
+    return {key: [round(float(np.percentile(v, tail)), 3), round(float(np.percentile(v, 100 - tail)), 3)] if v else None
+            for key, v in draws.items()} | {"level": level, "resamples": resamples, "interviews": len(interviews)}
 
 
 def compare_coders(codes: HumanCodes, answers: pd.DataFrame, stage_ids: list[str]) -> dict:

@@ -116,7 +116,7 @@ def read_human_codes(cfg: Config, folder, turns: pd.DataFrame | None = None):
     taxonomy, code_map = load_taxonomy_and_codes(cfg)
     turns = read_table(cfg, "turns") if turns is None else turns
     return read_codes_folder(cfg.resolve(Path(folder)), turns, code_map, keep_names=cfg.privacy.keep_names,
-                             stage_names={s.id: s.name for s in taxonomy.stages})
+                             stage_names={s.id: s.name for s in taxonomy.stages}, cache_dir=processed(cfg, "cache") / "delve")
 
 
 def stage_signals_for(cfg: Config, turns: pd.DataFrame):
@@ -131,7 +131,7 @@ def stages_step(cfg: Config, train_codes=None):
     """Code every interviewee turn with stages (zero-shot, or few-shot when
     ``train_codes`` names a folder of human codes) and write ``stages.parquet``,
     ``stage_predictions.csv`` and ``topic_stages.parquet``."""
-    from ._stages import code_stages_few_shot, code_stages_zero_shot, reference_kinds, reference_labels, topic_stage_mix
+    from ._stages import code_stages_few_shot, code_stages_zero_shot, reference_kinds, topic_stage_mix, training_labels
 
     turns = read_table(cfg, "turns")
     signals, taxonomy = stage_signals_for(cfg, turns)
@@ -140,10 +140,15 @@ def stages_step(cfg: Config, train_codes=None):
     topic_of = topics.set_index("turn_id")["topic"] if topics is not None else None
     if train_codes:
         human = read_human_codes(cfg, train_codes, turns)
-        train = reference_labels(signals.answers, human.codes, human.documents, taxonomy.ids)
+        train = training_labels(signals.answers, human.codes, human.documents, taxonomy.ids)
         kinds = reference_kinds(signals.answers, human.codes)
         predictions = code_stages_few_shot(signals, train, cfg.stage_settings(), kinds, topic_of)
-        mode = "few-shot"
+        fit = predictions.attrs.get("few_shot", {})
+        if fit.get("used"):
+            chosen = ", ".join(f"{k} {fit[k]:g}" for k in ("question_weight", "section_weight", "stage_calibration", "coded_share"))
+            mode = f"few-shot (calibrated on {fit['training_documents']} coded files, {fit['training_answers']} answers: {chosen})"
+        else:
+            mode = f"zero-shot (few-shot asked, but {fit.get('reason', 'no usable codes')})"
     else:
         predictions = code_stages_zero_shot(signals, cfg.stage_settings(), topic_of)
         mode = "zero-shot"

@@ -40,6 +40,11 @@ def headline_table(results: dict) -> pd.DataFrame:
         value = results.get(key)
         if value:
             rows[label] = headline(value)
+            spread = value.get("intervals") if isinstance(value, dict) else None
+            if spread and spread.get("macro_f1") and spread.get("alpha"):
+                pct = round(spread["level"] * 100)
+                rows[label][f"macro_f1 {pct}% by interview"] = "{:.3f}-{:.3f}".format(*spread["macro_f1"])
+                rows[label][f"alpha {pct}% by interview"] = "{:.3f}-{:.3f}".format(*spread["alpha"])
     return pd.DataFrame(rows).T if rows else pd.DataFrame({"note": ["no human codes to compare with"]})
 
 
