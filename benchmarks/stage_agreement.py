@@ -101,7 +101,7 @@ def main() -> None:
     for name, result in (("zero-shot", zero), ("few-shot", few)):
         spread = result["intervals"]
         print(f"{name}: {spread['level']:.0%} intervals over {spread['resamples']} resamples of the {spread['interviews']} interviews: "
-              + ", ".join(f"{k} {lo:.3f}-{hi:.3f}" for k, (lo, hi) in spread.items() if isinstance(spread[k], list)))
+              + ", ".join(f"{k} {v[0]:.3f}-{v[1]:.3f}" for k, v in spread.items() if isinstance(v, list)))
     print(f"zero-shot coding took {zero_s:.1f} s; few-shot leave-one-out {few_s:.1f} s")
     print("\nbars: zero-shot macro-F1 >= 0.30 and alpha >= 0.30; few-shot macro-F1 >= 0.40 and alpha >= 0.45")
     for name, result in (("zero-shot", zero), ("few-shot", few), ("coder vs coder", humans)):

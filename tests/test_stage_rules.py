@@ -27,6 +27,7 @@ def _signals(vectors: np.ndarray, interview: list[str], episode: list[str | None
     stage = np.zeros((n, len(IDS))) if stage is None else stage
     return StageSignals(answers=answers, answer_vectors=vectors.astype(np.float32), question_vectors=np.zeros_like(vectors, np.float32),
                         answer_stage=stage, question_stage=np.zeros_like(stage), section=np.zeros_like(stage),
+                        answer_cues=np.zeros_like(stage), question_cues=np.zeros_like(stage), matched_cues=[{}] * n,
                         issue_similarity=np.zeros(n), fix_similarity=np.full(n, -1.0), stage_ids=IDS)
 
 
@@ -137,3 +138,32 @@ def test_a_cached_delve_print_reads_back_the_same_without_opening_the_pdf(tmp_pa
     # another file is another key: it is parsed, not served from the cache
     with pytest.raises(AssertionError, match="parsed again"):
         read_delve_pdf(CORPUS / "coded" / "moderation" / "2023-06-04-Interview 20 - Mouna.txt.pdf", tmp_path)
+
+
+def test_a_cue_phrase_said_outweighs_a_slightly_closer_embedding_and_is_shown_as_evidence():
+    vectors, _ = _two_kinds_of_answer(2)
+    stage = np.tile([0.50, 0.47], (4, 1))
+    signals = _signals(vectors, ["1"] * 4, ["q1", "q2", "q3", "q4"], stage=stage)
+    signals.answer_cues = np.array([[0, 1], [0, 0], [0, 2], [1, 0]], float)
+    signals.matched_cues = [{"model_evaluation": ["metrics"]}, {}, {"model_evaluation": ["metrics", "test set"]},
+                            {"data": ["labels"]}]
+    table = code_stages_zero_shot(signals, StageSettings(coded_share=1.0, context_weight=0.0, cue_weight=0.08))
+    assert table["stages"].tolist() == ["model_evaluation", "data", "model_evaluation", "data"]
+    assert table["matched_cues"].tolist() == ["metrics", "", "metrics; test set", "labels"]
+    without = code_stages_zero_shot(signals, StageSettings(coded_share=1.0, context_weight=0.0, cue_weight=0.0))
+    assert set(without["stages"]) == {"data"}
+
+
+def test_cue_phrases_match_whole_words_in_any_inflection():
+    from analysis import load_taxonomy
+    from analysis._stages import cue_hits
+
+    from conftest import ROOT
+
+    taxonomy = load_taxonomy(ROOT / "config" / "stages.yaml")
+    counts, found = cue_hits(["We had concept drifts, so we are retraining every week.",
+                              "The tabular data was fine.", "Labelling took ages; the annotators disagreed."], taxonomy)
+    ids = taxonomy.ids
+    assert "concept drift" in found[0]["model_maintenance"] and counts[0, ids.index("model_maintenance")] >= 2
+    assert found[1] == {}  # 'data' alone is no cue, 'tabular' holds no 'table'
+    assert {"labelling", "annotators"} <= set(found[2]["data"])

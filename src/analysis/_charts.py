@@ -110,7 +110,8 @@ def topic_stage_figure(mix: pd.DataFrame, labels: dict[int, str], stage_names: d
 
 
 def stage_quotes(predictions: pd.DataFrame, turns: pd.DataFrame, stage_names: dict[str, str], per_stage: int = 3) -> pd.DataFrame:
-    """For each stage, the answers with its highest score among those coded with it."""
+    """For each stage, the answers with its highest score among those coded with it, with
+    the stage's cue phrases the answer says (``cues said``), when the predictions carry them."""
     merged = predictions.merge(turns[["turn_id", "speaker_id", "question_text"]], on="turn_id", how="left")
     lists = _stage_lists(merged["stages"])
     rows = []
@@ -123,8 +124,10 @@ def stage_quotes(predictions: pd.DataFrame, turns: pd.DataFrame, stage_names: di
             text = " ".join(str(r.text).split())
             rows.append({"stage": name, "kind": r.kind, "speaker_id": r.speaker_id,
                          "source": f"{r.source_file}:{r.line_start}",
-                         "quote": text if len(text) <= 300 else text[:299] + "…"})
-    return pd.DataFrame(rows, columns=["stage", "kind", "speaker_id", "source", "quote"])
+                         "quote": text if len(text) <= 300 else text[:299] + "…",
+                         "cues said": getattr(r, "matched_cues", "") or ""})
+    columns = ["stage", "kind", "speaker_id", "source", "quote"] + (["cues said"] if "matched_cues" in predictions else [])
+    return pd.DataFrame(rows, columns=["stage", "kind", "speaker_id", "source", "quote", "cues said"])[columns]
 
 
 # ---------------------------------------------------------------- themes (issue 4)

@@ -76,6 +76,7 @@ class StagesConfig(_Strict):
     question_weight: float = Field(0.5, ge=0.0)
     section_weight: float = Field(0.1, ge=0.0)
     stage_calibration: float = Field(0.0, ge=0.0)
+    cue_weight: float = Field(0.08, ge=0.0)
     guide_threshold: float = Field(0.5, ge=0.0, le=1.0)
     context_weight: float = Field(0.33, ge=0.0, le=1.0)
     topic_weight: float = Field(0.3, ge=0.0, le=1.0)
@@ -118,7 +119,7 @@ class Config(_Strict):
 
         s = self.stages
         return StageSettings(coded_share=s.coded_share, question_weight=s.question_weight, section_weight=s.section_weight,
-                             stage_calibration=s.stage_calibration, guide_threshold=s.guide_threshold,
+                             stage_calibration=s.stage_calibration, cue_weight=s.cue_weight, guide_threshold=s.guide_threshold,
                              context_weight=s.context_weight, topic_weight=s.topic_weight, episode_weight=s.episode_weight,
                              second_stage_margin=s.second_stage_margin, seed=self.seed)
 

@@ -6,6 +6,11 @@ Signals (each measured against the consensus coding of the reference study; see
 * **stage similarity**: cosine of the answer to the stage's description and cues
   (mean of its three best matches), plus ``question_weight`` times that of the question
   it answers;
+* **cue phrases said**: how many of the stage's cue phrases the answer (and, at
+  ``question_weight``, its question) contains word for word, up to two, after light
+  stemming, times ``cue_weight``; the matched phrases are shown as the coding's evidence
+  (``matched_cues``). Embeddings blur a passing "explainability" or "drift" into the
+  talk around it, while coders react to such words;
 * **guide section**: the stage whose interview-guide question the interviewer last
   asked (cosine to the guide's question at least ``guide_threshold``); a bonus of
   ``section_weight``;
@@ -46,9 +51,11 @@ FEW_SHOT_GRID = {
     "section_weight": (0.05, 0.1, 0.2),
     "question_weight": (0.3, 0.5),
     "stage_calibration": (0.0, 0.02, 0.05),
+    "cue_weight": (0.0, 0.08),
     "coded_share": (0.35, 0.45, 0.55),
 }
 NEIGHBOURS = 15
+CUE_CAP = 2   # more than two cue phrases of one stage add no more evidence
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,7 @@ class StageSettings:
     question_weight: float = 0.5
     section_weight: float = 0.1
     stage_calibration: float = 0.0
+    cue_weight: float = 0.08
     guide_threshold: float = 0.5
     context_weight: float = 0.33
     topic_weight: float = 0.3
@@ -77,6 +85,9 @@ class StageSignals:
     answer_stage: np.ndarray       # answers x stages: similarity of the answer to each stage
     question_stage: np.ndarray     # answers x stages: similarity of its question to each stage
     section: np.ndarray            # answers x stages, one-hot of the guide section (or zeros)
+    answer_cues: np.ndarray        # answers x stages: cue phrases said in the answer (capped)
+    question_cues: np.ndarray      # answers x stages: cue phrases said in its question (capped)
+    matched_cues: list[dict[str, list[str]]]  # per answer, stage -> cue phrases found in the answer
     issue_similarity: np.ndarray
     fix_similarity: np.ndarray
     stage_ids: list[str]
@@ -91,6 +102,55 @@ class StageSignals:
 
 def _strip_id(question: str) -> str:
     return re.sub(r"^\s*\[[^\]]*\]\s*", "", question)
+
+
+_SUFFIXES = ("ations", "ation", "ings", "ing", "ness", "ities", "ity", "ies", "es", "ed", "s", "e", "y", "ly")
+
+
+def _stem(word: str) -> str:
+    word = word.lower()
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def _normalise(text: str) -> str:
+    """Lower-case, light-stemmed words between spaces, so that a cue phrase matches whole
+    words in any inflection ("labels" and "labelling" both say "label").
+
+    Example:
+        >>> _normalise("Concept drifts, retraining!") == _normalise("concept drift retrain")
+        True
+    """
+    return " " + " ".join(_stem(w) for w in re.findall(r"[A-Za-z0-9]+", text)) + " "
+
+
+def cue_hits(texts: list[str], taxonomy: Taxonomy) -> tuple[np.ndarray, list[dict[str, list[str]]]]:
+    """Texts x stages: how many of each stage's cue phrases a text contains word for
+    word (after :func:`_normalise`), and which.
+
+    Example:
+        >>> from analysis._taxonomy import Stage, Taxonomy
+        >>> tax = Taxonomy((Stage("maint", "Maintenance", "d", cues=("concept drift", "monitoring")),
+        ...                 Stage("data", "Data", "d", cues=("labels",))))
+        >>> counts, found = cue_hits(["We monitor concept drifts.", "No label at all."], tax)
+        >>> counts.tolist(), found[0]
+        ([[2.0, 0.0], [0.0, 1.0]], {'maint': ['concept drift', 'monitoring']})
+    """
+    phrases = [[(cue, _normalise(cue)) for cue in stage.cues if _normalise(cue).strip()] for stage in taxonomy.stages]
+    counts = np.zeros((len(texts), len(phrases)))
+    found: list[dict[str, list[str]]] = []
+    for i, text in enumerate(texts):
+        said = _normalise(text) if isinstance(text, str) else " "
+        matched = {}
+        for k, stage_phrases in enumerate(phrases):
+            hits = [cue for cue, norm in stage_phrases if norm in said]
+            counts[i, k] = len(hits)
+            if hits:
+                matched[taxonomy.stages[k].id] = hits
+        found.append(matched)
+    return counts, found
 
 
 def stage_signals(turns: pd.DataFrame, embed, taxonomy: Taxonomy, settings: StageSettings, kinds: dict[str, list[str]]) -> StageSignals:
@@ -150,9 +210,13 @@ def stage_signals(turns: pd.DataFrame, embed, taxonomy: Taxonomy, settings: Stag
     answer_vectors = vectors[answers_mask]
     question_rows = [by_id.get(q) for q in answers["question_turn_id"]]
     question_vectors = np.vstack([vectors[r] if r is not None else np.zeros(dim, np.float32) for r in question_rows]) if len(answers) else np.zeros((0, dim))
+    answer_cues, matched = cue_hits(answers["text"].fillna("").tolist(), taxonomy)
+    question_texts = answers["question_text"] if "question_text" in answers else pd.Series([""] * len(answers))
+    question_cues, _ = cue_hits(question_texts.fillna("").tolist(), taxonomy)
     return StageSignals(
         answers=answers, answer_vectors=answer_vectors, question_vectors=question_vectors,
         answer_stage=top3(answer_vectors), question_stage=top3(question_vectors), section=section_all[answers_mask],
+        answer_cues=np.minimum(answer_cues, CUE_CAP), question_cues=np.minimum(question_cues, CUE_CAP), matched_cues=matched,
         issue_similarity=(answer_vectors @ issue_vectors.T).max(axis=1),
         fix_similarity=(answer_vectors @ fix_vectors.T).max(axis=1), stage_ids=taxonomy.ids,
     )
@@ -188,10 +252,14 @@ class _SmoothedParts:
         self.answer = _smooth(signals, signals.answer_stage, topics, settings)
         self.question = _smooth(signals, signals.question_stage, topics, settings)
         self.section = _smooth(signals, signals.section, topics, settings)
+        self.answer_cues = _smooth(signals, signals.answer_cues, topics, settings)
+        self.question_cues = _smooth(signals, signals.question_cues, topics, settings)
         self.substantive = signals.answers["substantive"].to_numpy()
 
     def scores(self, settings: StageSettings) -> np.ndarray:
         out = self.answer + settings.question_weight * self.question + settings.section_weight * self.section
+        if settings.cue_weight:
+            out = out + settings.cue_weight * (self.answer_cues + settings.question_weight * self.question_cues)
         if settings.stage_calibration and self.substantive.any():
             # Each stage's standing relative to its own spread, so a stage whose cues sit
             # closer to everyday talk does not win every close call.
@@ -268,6 +336,8 @@ def _assemble(signals: StageSignals, coded: np.ndarray, scores: np.ndarray, marg
     out["kind"] = kinds
     for k, stage in enumerate(ids):
         out[f"score_{stage}"] = np.round(scores[:, k], 4)
+    # The evidence a reviewer can check: the cue phrases of the chosen stages said in the answer.
+    out["matched_cues"] = ["; ".join(c for s in stages for c in found.get(s, [])) for stages, found in zip(filled, signals.matched_cues)]
     return out.reset_index(drop=True)
 
 
