@@ -16,7 +16,7 @@ import yaml
 
 from ._errors import ConfigError
 
-STAGE_KEYS = {"id", "name", "description", "cues", "section_cues", "guide_questions"}
+STAGE_KEYS = {"id", "name", "description", "cues", "guide_questions"}
 ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -26,7 +26,6 @@ class Stage:
     name: str
     description: str
     cues: tuple[str, ...] = ()
-    section_cues: tuple[str, ...] = ()
     guide_questions: tuple[str, ...] = ()
 
     def prototype_texts(self) -> list[str]:
@@ -93,7 +92,7 @@ def load_taxonomy(path: str | Path) -> Taxonomy:
             raise ConfigError(f"{where}.id: duplicate stage id {stage_id!r}")
         seen.add(stage_id)
         lists = {}
-        for key in ("cues", "section_cues", "guide_questions"):
+        for key in ("cues", "guide_questions"):
             value = item.get(key) or []
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ConfigError(f"{where}.{key}: expected a list of texts")
