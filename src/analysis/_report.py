@@ -136,8 +136,11 @@ def run_report(cfg: Config, *, log=print, codes: str | None = None) -> list[Rend
         log(f"running {notebook.name} ...")
         started = time.perf_counter()
         try:
+            # Each notebook gets only the parameters it declares (papermill warns about others).
+            declared = pm.inspect_notebook(str(notebook))
             pm.execute_notebook(
-                str(notebook), str(executed), parameters=parameters, cwd=str(notebooks_dir),
+                str(notebook), str(executed), parameters={k: v for k, v in parameters.items() if k in declared},
+                cwd=str(notebooks_dir),
                 kernel_name="python3", progress_bar=False, log_output=False,
             )
         except pm.PapermillExecutionError as exc:
