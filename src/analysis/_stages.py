@@ -370,16 +370,10 @@ def reference_labels(answers: pd.DataFrame, codes: pd.DataFrame, documents: pd.D
 def training_labels(answers: pd.DataFrame, codes: pd.DataFrame, documents: pd.DataFrame, stage_ids: list[str]) -> list[dict[str, set[str]]]:
     """One ``turn_id -> stages`` mapping per coded document (its coded range), so that two
     coders of one interview both count as examples."""
-    mapped = codes[codes["status"] == "mapped"]
-    out = []
-    for doc in documents[documents["has_codes"]].itertuples():
-        if pd.isna(doc.first_coded_turn):
-            continue
-        doc_codes = mapped[(mapped["interview_id"] == doc.interview_id) & (mapped["source_file"] == doc.source_file)]
-        by_turn = doc_codes.groupby("turn_index")["stage"].agg(lambda s: set(s) & set(stage_ids))
-        unit = answers[(answers["interview_id"] == doc.interview_id) & answers["turn_index"].between(doc.first_coded_turn, doc.last_coded_turn)]
-        out.append({row.turn_id: set(by_turn.get(row.turn_index, set())) for row in unit.itertuples()})
-    return out
+    from ._evaluate import _document_labels
+
+    return [_document_labels(answers, codes, doc.interview_id, doc.source_file, int(doc.first_coded_turn), int(doc.last_coded_turn), stage_ids)
+            for doc in documents[documents["has_codes"]].itertuples() if not pd.isna(doc.first_coded_turn)]
 
 
 def reference_kinds(answers: pd.DataFrame, codes: pd.DataFrame) -> dict[str, str]:
