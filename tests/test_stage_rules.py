@@ -128,7 +128,7 @@ def test_a_cached_delve_print_reads_back_the_same_without_opening_the_pdf(tmp_pa
     first = read_delve_pdf(path, tmp_path)
     assert len(list(tmp_path.glob("*.json"))) == 1
 
-    def no_pdf(_path):
+    def no_pdf(*_args):
         raise AssertionError("the PDF was parsed again")
 
     monkeypatch.setattr(codes, "_parse_delve_pdf", no_pdf)

@@ -63,12 +63,15 @@ def _coder_of(path: Path) -> str:
     return m.group(1).strip() if m else stem
 
 
-def _parse_delve_pdf(path: Path) -> tuple[str, list[CodedTurn]]:
+def _parse_delve_pdf(path: Path, content: bytes | None = None) -> tuple[str, list[CodedTurn]]:
+    """Title and turns of a Delve print (``content``: the file's bytes, when already read)."""
+    import io
+
     import pdfplumber
     from pdfminer.pdfparser import PDFSyntaxError
 
     try:
-        pdf = pdfplumber.open(path)
+        pdf = pdfplumber.open(io.BytesIO(content) if content is not None else path)
     except (PDFSyntaxError, OSError, ValueError) as exc:
         raise TranscriptError(path, f"not a readable PDF ({exc})") from None
     with pdf:
@@ -118,7 +121,7 @@ def read_delve_pdf(path: str | Path, cache_dir: str | Path | None = None) -> Cod
         TranscriptError: not a readable PDF, or no speaker turns in it.
     """
     path = Path(path)
-    cached = None
+    cached, content = None, None
     if cache_dir is not None:
         try:
             content = path.read_bytes()
@@ -130,7 +133,7 @@ def read_delve_pdf(path: str | Path, cache_dir: str | Path | None = None) -> Cod
         stored = json.loads(cached.read_text(encoding="utf-8"))
         title, turns = stored["title"], [CodedTurn(**t) for t in stored["turns"]]
     else:
-        title, turns = _parse_delve_pdf(path)
+        title, turns = _parse_delve_pdf(path, content)
         if cached is not None:
             cached.parent.mkdir(parents=True, exist_ok=True)
             tmp = cached.with_suffix(".tmp")
