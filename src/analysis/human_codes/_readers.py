@@ -1,0 +1,338 @@
+"""Human codes: Delve coded-transcript PDF prints, plain CSV, mapped to lifecycle stages.
+
+Delve prints each speaker turn as a bold speaker heading, the turn's text, and, below
+it, the turn's code tags in a smaller type. Tags are told from transcript text by how
+they are drawn (their font size relative to the body text), never by their words, so
+a turn saying "Mm-hmm." stays text. Page headers and footers (the top and bottom
+margins) are skipped, and a turn cut by a page break continues on the next page. A
+print made from a view that hides codes carries no tag at all: such a file is reported
+as having *no codes*, not as a file where every turn is uncoded.
+
+Example:
+    >>> doc = read_delve_pdf("coded/moderation/2023-06-04-Interview 11 - Amin.pdf")   # doctest: +SKIP
+    >>> doc.has_codes, doc.turns[5].codes                                              # doctest: +SKIP
+    (True, ['Data-no-signal'])
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .._ids import ID_FROM_TEXT_RE, masked_name
+from ..errors import AnalysisError, TranscriptError
+from ._code_map import CodeMap
+from ._qdpx import QdpxError, qdpx_codes
+
+PDF_READER_VERSION = 1     # bump when the reading rules change: cached reads are keyed by it
+MARGIN_SHARE = 0.05        # top and bottom 5% of a page hold Delve's header and footer
+TAG_SIZE_RATIO = 0.85      # tags are drawn in a type at most 85% of the body size
+TITLE_SIZE_RATIO = 1.4     # the interview title is drawn larger than the body
+TAG_GAP_PT = 6.0           # tags on one line are further apart than words in a tag
+
+
+@dataclass
+class CodedTurn:
+    speaker: str
+    text: str
+    codes: list[str] = field(default_factory=list)
+    page: int = 0
+
+
+@dataclass
+class CodedDocument:
+    path: Path
+    interview_id: str
+    coder: str
+    title: str
+    turns: list[CodedTurn]
+
+    @property
+    def has_codes(self) -> bool:
+        return any(t.codes for t in self.turns)
+
+
+def _coder_of(path: Path) -> str:
+    stem = re.sub(r"\.txt$", "", path.stem)
+    m = re.search(r"interview\s*\d+\s*-\s*(.+)$", stem, re.IGNORECASE)
+    return m.group(1).strip() if m else stem
+
+
+def _parse_delve_pdf(path: Path, content: bytes | None = None) -> tuple[str, list[CodedTurn]]:
+    """Title and turns of a Delve print (``content``: the file's bytes, when already read)."""
+    import io
+
+    import pdfplumber
+    from pdfminer.pdfparser import PDFSyntaxError
+
+    try:
+        pdf = pdfplumber.open(io.BytesIO(content) if content is not None else path)
+    except (PDFSyntaxError, OSError, ValueError) as exc:
+        raise TranscriptError(path, f"not a readable PDF ({exc})") from None
+    with pdf:
+        words_by_page = [
+            (page, page.extract_words(extra_attrs=["fontname", "size"], keep_blank_chars=False, use_text_flow=False))
+            for page in pdf.pages
+        ]
+        sizes = Counter(round(w["size"], 1) for _, words in words_by_page for w in words)
+        if not sizes:
+            raise TranscriptError(path, "PDF with no text (a scan?); cannot read codes")
+        body = sizes.most_common(1)[0][0]
+        turns: list[CodedTurn] = []
+        title = ""
+        for page_no, (page, words) in enumerate(words_by_page, start=1):
+            top_margin, bottom_margin = page.height * MARGIN_SHARE, page.height * (1 - MARGIN_SHARE)
+            lines: dict[tuple[int, bool, str], list[dict]] = {}
+            for w in words:
+                if w["top"] < top_margin or w["bottom"] > bottom_margin:
+                    continue  # page header / footer
+                size = round(w["size"], 1)
+                kind = "tag" if size <= body * TAG_SIZE_RATIO else "title" if size >= body * TITLE_SIZE_RATIO else "text"
+                bold = "bold" in w["fontname"].lower()
+                lines.setdefault((round(w["top"]), bold, kind), []).append(w)
+            for (top, bold, kind), line in sorted(lines.items(), key=lambda kv: (kv[0][0], kv[0][2])):
+                line.sort(key=lambda w: w["x0"])
+                if kind == "title":
+                    title = " ".join(w["text"] for w in line)
+                elif kind == "tag":
+                    if turns:
+                        turns[-1].codes += _split_tags(line)
+                elif bold and kind == "text":
+                    turns.append(CodedTurn(speaker=" ".join(w["text"] for w in line), text="", page=page_no))
+                elif turns:
+                    text = " ".join(w["text"] for w in line)
+                    turns[-1].text = f"{turns[-1].text} {text}".strip()
+    return title, turns
+
+
+def read_delve_pdf(path: str | Path, cache_dir: str | Path | None = None) -> CodedDocument:
+    """Read one Delve coded-transcript print.
+
+    Args:
+        cache_dir: a folder where what was read is kept, keyed by the file's content
+            hash (reading a print takes seconds; a cached one milliseconds).
+
+    Raises:
+        TranscriptError: not a readable PDF, or no speaker turns in it.
+    """
+    path = Path(path)
+    cached, content = None, None
+    if cache_dir is not None:
+        try:
+            content = path.read_bytes()
+        except OSError as exc:
+            raise TranscriptError(path, f"not a readable PDF ({exc})") from None
+        digest = hashlib.sha256(f"{PDF_READER_VERSION}\n".encode() + content).hexdigest()
+        cached = Path(cache_dir) / f"{digest}.json"
+    if cached is not None and cached.is_file():
+        stored = json.loads(cached.read_text(encoding="utf-8"))
+        title, turns = stored["title"], [CodedTurn(**t) for t in stored["turns"]]
+    else:
+        title, turns = _parse_delve_pdf(path, content)
+        if cached is not None:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"title": title, "turns": [vars(t) for t in turns]}), encoding="utf-8")
+            tmp.replace(cached)
+    if not turns:
+        raise TranscriptError(path, "no speaker turns found (expected Delve's bold speaker headings)")
+    m = ID_FROM_TEXT_RE.search(title) or ID_FROM_TEXT_RE.search(path.stem)
+    if not m:
+        raise TranscriptError(path, "cannot tell which interview this is (no `Interview N` in title or file name)")
+    return CodedDocument(path, str(int(m.group(1))), _coder_of(path), title, turns)
+
+
+def _split_tags(line: list[dict]) -> list[str]:
+    tags, current = [], [line[0]]
+    for prev, word in zip(line, line[1:]):
+        if word["x0"] - prev["x1"] > TAG_GAP_PT:
+            tags.append(" ".join(w["text"] for w in current))
+            current = [word]
+        else:
+            current.append(word)
+    tags.append(" ".join(w["text"] for w in current))
+    return tags
+
+
+# ---------------------------------------------------------------- alignment
+
+def _norm(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def align_turns(pdf_texts: list[str], transcript_texts: list[str]) -> list[int | None]:
+    """For each PDF turn, the index of the transcript turn it is (or ``None``).
+
+    Equal runs are matched by difflib on normalised text; within a differing run of
+    the same length on both sides, turns are paired in order (a typo fixed in one copy
+    must not unpair a whole run).
+    """
+    import difflib
+
+    a, b = [_norm(t) for t in pdf_texts], [_norm(t) for t in transcript_texts]
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    out: list[int | None] = [None] * len(a)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal" or (op == "replace" and i2 - i1 == j2 - j1):
+            for k in range(i2 - i1):
+                out[i1 + k] = j1 + k
+        elif op == "replace":
+            # unequal runs: pair each PDF turn with the most similar unused transcript turn
+            used: set[int] = set()
+            for i in range(i1, i2):
+                best, score = None, 0.6
+                for j in range(j1, j2):
+                    if j in used:
+                        continue
+                    s = difflib.SequenceMatcher(None, a[i], b[j], autojunk=False).ratio()
+                    if s > score:
+                        best, score = j, s
+                if best is not None:
+                    out[i] = best
+                    used.add(best)
+    return out
+
+
+CODE_COLUMNS = ["interview_id", "coder", "source_file", "turn_index", "pdf_turn", "speaker", "code", "stage", "kind", "status"]
+DOC_COLUMNS = ["interview_id", "coder", "source_file", "has_codes", "pdf_turns", "aligned_turns", "codes",
+               "first_coded_turn", "last_coded_turn"]
+
+
+@dataclass
+class HumanCodes:
+    """Codes of one reference folder: one row per (turn, code), and one row per file."""
+
+    codes: pd.DataFrame
+    documents: pd.DataFrame
+
+    def coded(self) -> pd.DataFrame:
+        """Documents that carry codes."""
+        return self.documents[self.documents["has_codes"]]
+
+
+def read_codes_folder(folder: str | Path, turns: pd.DataFrame, code_map: CodeMap, *, keep_names: bool = False,
+                      stage_names: dict[str, str] | None = None, cache_dir: str | Path | None = None) -> HumanCodes:
+    """Read every Delve PDF (and ``*.csv`` code table) in ``folder`` and align it to
+    ``turns`` (the loaded transcripts of the same interviews).
+
+    Args:
+        cache_dir: where Delve prints already read are kept (see :func:`read_delve_pdf`).
+
+    Raises:
+        AnalysisError: no code files, or a file's interview is not among ``turns``.
+    """
+    folder = Path(folder)
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in {".pdf", ".csv", ".qdpx"} and not p.name.startswith("."))
+    if not files:
+        raise AnalysisError(f"no coded files (.pdf, .csv or .qdpx) in {folder}")
+    code_rows, doc_rows, problems = [], [], []
+    coders_seen: dict[str, int] = {}
+    for path in files:
+        try:
+            if path.suffix.lower() == ".qdpx":
+                try:
+                    table = qdpx_codes(path, turns, code_map, stage_names or {}, keep_names)
+                except QdpxError as exc:
+                    raise TranscriptError(path, str(exc).split(": ", 1)[-1]) from None
+                code_rows += table.to_dict("records")
+                for (interview_id, source), group in table.groupby(["interview_id", "source_file"]) if len(table) else []:
+                    mapped = group.loc[group["status"] == "mapped", "turn_index"]
+                    doc_rows.append({"interview_id": interview_id, "coder": group["coder"].iloc[0], "source_file": source,
+                                     "has_codes": True, "pdf_turns": None, "aligned_turns": None, "codes": len(group),
+                                     "first_coded_turn": mapped.min() if len(mapped) else None,
+                                     "last_coded_turn": mapped.max() if len(mapped) else None})
+                continue
+            if path.suffix.lower() == ".csv":
+                rows, docs = _read_codes_csv(path, turns, code_map, keep_names)
+                code_rows += rows
+                doc_rows += docs
+                continue
+            doc = read_delve_pdf(path, cache_dir)
+        except TranscriptError as exc:
+            problems.append(str(exc))
+            continue
+        interview = turns[turns["interview_id"] == doc.interview_id].sort_values("turn_index")
+        if interview.empty:
+            problems.append(f"{path.name}: interview {doc.interview_id} is not among the loaded transcripts")
+            continue
+        mapping = align_turns([t.text for t in doc.turns], interview["text"].tolist())
+        turn_index = interview["turn_index"].tolist()
+        # Pseudonymous coder ids per interview (coder-1, coder-2, in file order) keep two
+        # coders' files of one interview apart once their names are masked.
+        coders_seen[doc.interview_id] = coders_seen.get(doc.interview_id, 0) + 1
+        coder = doc.coder if keep_names else f"coder-{coders_seen[doc.interview_id]}"
+        source = path.name if keep_names else masked_name(path.name, False).replace("[name]", f"[{coder}]")
+        for k, (turn, j) in enumerate(zip(doc.turns, mapping)):
+            for code in turn.codes:
+                stage, kind, status = code_map.classify(code)
+                code_rows.append({"interview_id": doc.interview_id, "coder": coder, "source_file": source,
+                                  "turn_index": turn_index[j] if j is not None else None, "pdf_turn": k,
+                                  "speaker": turn.speaker, "code": code, "stage": stage, "kind": kind, "status": status})
+        coded_idx = [turn_index[j] for turn, j in zip(doc.turns, mapping)
+                     if j is not None and any(code_map.classify(c)[2] == "mapped" for c in turn.codes)]
+        doc_rows.append({"interview_id": doc.interview_id, "coder": coder, "source_file": source,
+                         "has_codes": doc.has_codes, "pdf_turns": len(doc.turns),
+                         "aligned_turns": sum(j is not None for j in mapping), "codes": sum(len(t.codes) for t in doc.turns),
+                         "first_coded_turn": min(coded_idx) if coded_idx else None,
+                         "last_coded_turn": max(coded_idx) if coded_idx else None})
+    if problems:
+        raise AnalysisError(f"cannot read the codes in {folder}:\n" + "\n".join(f"  - {p}" for p in problems))
+    codes = pd.DataFrame(code_rows, columns=CODE_COLUMNS).astype({"turn_index": "Int64"})
+    documents = pd.DataFrame(doc_rows, columns=DOC_COLUMNS).astype({"first_coded_turn": "Int64", "last_coded_turn": "Int64"})
+    duplicated = documents.duplicated(["interview_id", "source_file"], keep=False)
+    if duplicated.any():
+        raise AnalysisError(f"{folder}: two code files of interview {documents.loc[duplicated, 'interview_id'].iloc[0]} "
+                            "cannot be told apart; give them distinct names")
+    return HumanCodes(codes, documents)
+
+
+def _read_codes_csv(path: Path, turns: pd.DataFrame, code_map: CodeMap, keep_names: bool):
+    """``interview_id, turn_index or text, code`` (one row per code); an optional
+    ``coder`` column. A row naming a text is matched to the turn with that exact
+    (whitespace-normalised) text."""
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise TranscriptError(path, f"not a readable CSV ({exc})") from None
+    columns = {c.strip().lower(): c for c in table.columns}
+    if "interview_id" not in columns or "code" not in columns or not ({"turn_index", "text"} & set(columns)):
+        raise TranscriptError(path, "expected columns interview_id, turn_index (or text), code", 1)
+    code_rows, by_doc = [], {}
+    for line, row in enumerate(table.to_dict("records"), start=2):
+        interview_id = str(row[columns["interview_id"]]).strip()
+        interview = turns[turns["interview_id"] == interview_id]
+        if interview.empty:
+            raise TranscriptError(path, f"interview {interview_id!r} is not among the loaded transcripts", line)
+        if "turn_index" in columns and str(row[columns["turn_index"]]).strip():
+            try:
+                turn_index = int(row[columns["turn_index"]])
+            except ValueError:
+                raise TranscriptError(path, f"turn_index {row[columns['turn_index']]!r} is not a number", line) from None
+            if turn_index not in set(interview["turn_index"]):
+                raise TranscriptError(path, f"interview {interview_id} has no turn {turn_index}", line)
+        else:
+            wanted = " ".join(str(row[columns["text"]]).split())
+            hits = interview[interview["text"].map(lambda t: " ".join(t.split())) == wanted]
+            if hits.empty:
+                raise TranscriptError(path, f"no turn of interview {interview_id} has this text: {wanted[:60]!r}", line)
+            turn_index = int(hits["turn_index"].iloc[0])
+        code = str(row[columns["code"]]).strip()
+        coder = str(row[columns["coder"]]).strip() if "coder" in columns else path.stem
+        stage, kind, status = code_map.classify(code)
+        code_rows.append({"interview_id": interview_id, "coder": coder, "source_file": path.name,
+                          "turn_index": turn_index, "pdf_turn": None, "speaker": None, "code": code,
+                          "stage": stage, "kind": kind, "status": status})
+        by_doc.setdefault((interview_id, coder), []).append((turn_index, status))
+    docs = []
+    for (interview_id, coder), items in by_doc.items():
+        mapped = [t for t, s in items if s == "mapped"]
+        docs.append({"interview_id": interview_id, "coder": coder, "source_file": path.name, "has_codes": bool(items),
+                     "pdf_turns": None, "aligned_turns": None, "codes": len(items),
+                     "first_coded_turn": min(mapped) if mapped else None, "last_coded_turn": max(mapped) if mapped else None})
+    return code_rows, docs

@@ -1,0 +1,9 @@
+"""Step 1, load: transcripts (plain ``Speaker: text``, Delve Markdown, WebVTT/SRT,
+``.docx``) into a turns table with every input line accounted for, and which answers
+carry content."""
+
+from ._corpus import TURN_COLUMNS, IngestSettings, LoadedCorpus, interview_summary, load_corpus
+from ._substance import SubstanceSettings, mark_substantive, substance_table
+
+__all__ = ["TURN_COLUMNS", "IngestSettings", "LoadedCorpus", "SubstanceSettings", "interview_summary", "load_corpus",
+           "mark_substantive", "substance_table"]
