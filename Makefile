@@ -15,7 +15,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: install report test load clean-processed browser
+.PHONY: install report test lint load clean-processed browser
 
 install: $(STAMP)
 
@@ -31,8 +31,12 @@ report: $(STAMP)
 load: $(STAMP)
 	$(PY) -m analysis load $(if $(DATA),--transcripts "$(abspath $(DATA))")
 
-test: $(STAMP) browser
+test: $(STAMP) browser lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# ruff: pyflakes, bugbear, pycodestyle and import order (settings in pyproject.toml)
+lint: $(STAMP)
+	$(PY) -m ruff check src tests benchmarks notebooks
 
 # Browser tests open the HTML reports in Debian's Chromium (no browser download);
 # installed here when missing and allowed (root), skipped with a message otherwise.

@@ -30,9 +30,16 @@ import pandas as pd
 import yaml
 
 from analysis import load_config
-from analysis._evaluate import compare_coders, compare_to_consensus, evaluate_predictions, headline, per_stage_table, predicted_labels
-from analysis._pipeline import embed_step, load_step, read_human_codes, stage_signals_for, stages_step, topics_step
-from analysis._stages import few_shot_leave_one_out
+from analysis.human_codes import (
+    compare_coders,
+    compare_to_consensus,
+    evaluate_predictions,
+    headline,
+    per_stage_table,
+    predicted_labels,
+)
+from analysis.pipeline import embed_step, load_step, read_human_codes, stage_signals_for, stages_step, topics_step
+from analysis.stages import few_shot_leave_one_out
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,12 +53,12 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         processed = Path(args.processed).resolve() if args.processed else Path(tmp) / "processed"
-        config = Path(tmp) / "analysis.yaml"
-        settings = yaml.safe_load((ROOT / "config" / "analysis.yaml").read_text())
+        config = Path(tmp) / "settings.yaml"
+        settings = yaml.safe_load((ROOT / "config" / "settings.yaml").read_text())
         settings["paths"] = {"transcripts": str(corpus / "transcripts"), "processed": str(processed),
                              "reports": str(Path(tmp) / "reports"), "notebooks": str(ROOT / "notebooks")}
-        settings["stages"]["taxonomy"] = str(ROOT / "config" / "stages.yaml")
-        settings["stages"]["code_map"] = str(ROOT / "config" / "code_stages.yaml")
+        settings["stages"]["taxonomy"] = str(ROOT / "config" / "taxonomy.yaml")
+        settings["stages"]["code_map"] = str(ROOT / "config" / "code_map.yaml")
         config.write_text(yaml.safe_dump(settings))
         cfg = load_config(config)
 
@@ -69,26 +76,28 @@ def main() -> None:
         read_s = time.perf_counter() - started
 
         started = time.perf_counter()
-        predictions, _, taxonomy, _ = stages_step(cfg)
+        result = stages_step(cfg)
         zero_s = time.perf_counter() - started
-        ids = taxonomy.ids
+        predictions, ids = result.coding.table, result.taxonomy.ids
         zero = evaluate_predictions(predicted_labels(predictions, answers), consensus, answers, ids)
 
         started = time.perf_counter()
         signals, _ = stage_signals_for(cfg, turns)
         topics = pd.read_parquet(processed / "topics.parquet").set_index("turn_id")["topic"]
-        few_labels = few_shot_leave_one_out(signals, consensus, cfg.stage_settings(), topics, extra=(codings,))
+        few_labels = few_shot_leave_one_out(signals, consensus, cfg.stages, topics, extra=(codings,))
         few = evaluate_predictions(few_labels, consensus, answers, ids)
         few_s = time.perf_counter() - started
-        few_consensus_only = evaluate_predictions(few_shot_leave_one_out(signals, consensus, cfg.stage_settings(), topics),
+        few_consensus_only = evaluate_predictions(few_shot_leave_one_out(signals, consensus, cfg.stages, topics),
                                                   consensus, answers, ids)
 
         humans = compare_coders(codings, answers, ids)
         single = compare_to_consensus(codings, consensus, answers, ids)
 
     print(f"corpus: {corpus}")
-    print(f"prepared turns, embeddings and topics in {prepared:.0f} s; read {len(consensus.documents) + len(codings.documents)} coded PDFs in {read_s:.0f} s")
-    print(f"consensus files with codes: {', '.join(zero['interviews'])}; without codes: {len(zero['files_without_codes'])}")
+    print(f"prepared turns, embeddings and topics in {prepared:.0f} s; "
+          f"read {len(consensus.documents) + len(codings.documents)} coded PDFs in {read_s:.0f} s")
+    print(f"consensus files with codes: {', '.join(zero['interviews'])}; "
+          f"without codes: {len(zero['files_without_codes'])}")
     print(f"human coders compared on interviews: {', '.join(humans['interviews'])}")
     rows = {
         "zero-shot (suite)": headline(zero),
@@ -100,13 +109,15 @@ def main() -> None:
     print(pd.DataFrame(rows).T.to_string())
     for name, result in (("zero-shot", zero), ("few-shot", few)):
         spread = result["intervals"]
-        print(f"{name}: {spread['level']:.0%} intervals over {spread['resamples']} resamples of the {spread['interviews']} interviews: "
+        print(f"{name}: {spread['level']:.0%} intervals over {spread['resamples']} resamples "
+              f"of the {spread['interviews']} interviews: "
               + ", ".join(f"{k} {v[0]:.3f}-{v[1]:.3f}" for k, v in spread.items() if isinstance(v, list)))
     print(f"zero-shot coding took {zero_s:.1f} s; few-shot leave-one-out {few_s:.1f} s")
     print("\nbars: zero-shot macro-F1 >= 0.30 and alpha >= 0.30; few-shot macro-F1 >= 0.40 and alpha >= 0.45")
     for name, result in (("zero-shot", zero), ("few-shot", few), ("coder vs coder", humans)):
         print(f"\nper stage, {name}:")
-        print(per_stage_table(result)[["stage", "f1", "kappa", "reference_positives", "other_positives"]].to_string(index=False))
+        columns = ["stage", "f1", "kappa", "reference_positives", "other_positives"]
+        print(per_stage_table(result)[columns].to_string(index=False))
 
 
 if __name__ == "__main__":

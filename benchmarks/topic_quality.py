@@ -26,15 +26,16 @@ import papermill as pm
 import yaml
 
 from analysis import fit_topics, load_config, read_embeddings, read_table, topic_quality
-from analysis._pipeline import make_embedder
+from analysis.pipeline import make_embedder
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(notebook: str, out_dir: Path, data: str) -> float:
     started = time.perf_counter()
-    pm.execute_notebook(str(ROOT / "notebooks" / notebook), str(out_dir / notebook), parameters={"transcripts_dir": data},
-                        cwd=str(ROOT / "notebooks"), kernel_name="python3", progress_bar=False)
+    pm.execute_notebook(str(ROOT / "notebooks" / notebook), str(out_dir / notebook),
+                        parameters={"transcripts_dir": data}, cwd=str(ROOT / "notebooks"), kernel_name="python3",
+                        progress_bar=False)
     return time.perf_counter() - started
 
 
@@ -46,9 +47,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        config = tmp / "config" / "analysis.yaml"
+        config = tmp / "config" / "settings.yaml"
         config.parent.mkdir()
-        settings = yaml.safe_load((ROOT / "config" / "analysis.yaml").read_text())
+        settings = yaml.safe_load((ROOT / "config" / "settings.yaml").read_text())
         settings["paths"] = {"transcripts": data, "processed": str(tmp / "processed"), "reports": str(tmp / "reports"),
                              "notebooks": str(ROOT / "notebooks")}
         config.write_text(yaml.safe_dump(settings))
@@ -63,22 +64,27 @@ def main() -> None:
         table, vectors = read_embeddings(cfg)
         docs = table[["turn_id"]].merge(turns, on="turn_id", how="left")
         embedder = make_embedder(cfg, show_progress=False)
-        topic_settings = cfg.topic_settings()
-        first = fit_topics(docs, vectors, topic_settings, embedding_model=lambda: embedder.model, model_id=embedder.model_id)
-        second = fit_topics(docs, vectors, topic_settings, embedding_model=lambda: embedder.model, model_id=embedder.model_id)
+        topic_settings = cfg.topics
+        first = fit_topics(docs, vectors, topic_settings, seed=cfg.seed, embedding_model=lambda: embedder.model,
+                           model_id=embedder.model_id)
+        second = fit_topics(docs, vectors, topic_settings, seed=cfg.seed, embedding_model=lambda: embedder.model,
+                            model_id=embedder.model_id)
         from_notebook = read_table(cfg, "topics")
 
     quality = topic_quality(first.info, first.assignments, topic_settings)
     same = first.assignments["topic"].tolist() == second.assignments["topic"].tolist()
     same_nb = from_notebook["topic"].tolist() == first.assignments["topic"].tolist()
     interviewee_turns = int((turns["role"] == "interviewee").sum())
+    reasons = turns.loc[turns["role"] == "interviewee", "reason"].str.replace(r" [(].*", "", regex=True)
+    set_aside = reasons.value_counts().drop("", errors="ignore").to_dict()
     print(f"corpus: {data}")
     print(f"interviewee turns: {interviewee_turns}; modelled (substantive, English): {quality['answers']}; "
-          f"set aside: {turns.loc[turns['role'] == 'interviewee', 'reason'].str.replace(r' [(].*', '', regex=True).value_counts().drop('', errors='ignore').to_dict()}")
+          f"set aside: {set_aside}")
     print(f"topics: {quality['topics']}                       (bar: >= 15)")
     print(f"largest topic share: {quality['largest_topic_share']:.1%}        (bar: <= 15%)")
     print(f"outlier share after reduction: {quality['outlier_share']:.1%}   (bar: <= 15%)")
-    print(f"topics with a stop word or filler in their top 10 words: {quality['topics_with_stop_or_filler_words']}   (bar: none)")
+    print("topics with a stop word or filler in their top 10 words: "
+          f"{quality['topics_with_stop_or_filler_words']}   (bar: none)")
     print(f"same seed, two fits, identical assignments: {same}; notebook run identical too: {same_nb}")
     cold_s, warm_s = sum(cold.values()), sum(warm.values())
     print("cold run 02 + 03: " + " + ".join(f"{s:.1f}" for s in cold.values()) + f" = {cold_s:.1f} s")

@@ -12,39 +12,66 @@ Example:
 
 # Settings and errors
 from .config import Config, load_config
-from .errors import AnalysisError, ConfigError, CorpusError, TranscriptError
-
-# The steps, as the command line runs them
-from .pipeline import (
-    agreement_step, embed_step, export_step, load_step, read_embeddings, read_human_codes, read_table, stages_step,
-    topics_step,
-)
-
-# 1. transcripts
-from .transcripts import LoadedCorpus, load_corpus, substance_table
 
 # 2. embeddings
 from .embeddings import Embedder, nearest_answers
-
-# 3. topics
-from .topics import fit_topics, topic_quality
-
-# 4. stages
-from .stages import StageCoder, StageCoding, load_taxonomy
+from .errors import AnalysisError, ConfigError, CorpusError, TranscriptError
 
 # 5. human codes and agreement
 from .human_codes import agreement, evaluate_predictions, read_codes_folder
 
+# The steps, as the command line runs them
+from .pipeline import (
+    agreement_step,
+    embed_step,
+    export_step,
+    load_step,
+    read_embeddings,
+    read_human_codes,
+    read_table,
+    stages_step,
+    topics_step,
+)
+
+# 4. stages
+from .stages import StageCoder, StageCoding, load_taxonomy
+
+# 3. topics
+from .topics import fit_topics, topic_quality
+
+# 1. transcripts
+from .transcripts import LoadedCorpus, load_corpus, substance_table
+
 # 6. hand-back to QDA tools: see analysis.qda; charts, tables and the explorer: analysis.report
 
 __all__ = [
-    "Config", "load_config", "AnalysisError", "ConfigError", "CorpusError", "TranscriptError",
-    "load_step", "embed_step", "topics_step", "stages_step", "agreement_step", "export_step", "read_table",
-    "read_embeddings", "read_human_codes",
-    "LoadedCorpus", "load_corpus", "substance_table",
-    "Embedder", "nearest_answers",
-    "fit_topics", "topic_quality",
-    "StageCoder", "StageCoding", "load_taxonomy",
-    "agreement", "evaluate_predictions", "read_codes_folder",
+    "Config",
+    "load_config",
+    "AnalysisError",
+    "ConfigError",
+    "CorpusError",
+    "TranscriptError",
+    "load_step",
+    "embed_step",
+    "topics_step",
+    "stages_step",
+    "agreement_step",
+    "export_step",
+    "read_table",
+    "read_embeddings",
+    "read_human_codes",
+    "LoadedCorpus",
+    "load_corpus",
+    "substance_table",
+    "Embedder",
+    "nearest_answers",
+    "fit_topics",
+    "topic_quality",
+    "StageCoder",
+    "StageCoding",
+    "load_taxonomy",
+    "agreement",
+    "evaluate_predictions",
+    "read_codes_folder",
 ]
 __version__ = "0.1.0"

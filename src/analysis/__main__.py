@@ -26,7 +26,14 @@ from .config import Config, load_config
 from .errors import AnalysisError
 from .human_codes import compare_coders, evaluate_predictions, headline, predicted_labels
 from .pipeline import (
-    embed_step, export_step, load_step, load_taxonomy_and_codes, processed, read_corpus, read_human_codes, stages_step,
+    embed_step,
+    export_step,
+    load_step,
+    load_taxonomy_and_codes,
+    processed,
+    read_corpus,
+    read_human_codes,
+    stages_step,
     topics_step,
 )
 from .stages import read_stage_csv
@@ -34,14 +41,18 @@ from .topics import topic_quality
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m analysis", description="Thematic analysis of interview transcripts.")
+    parser = argparse.ArgumentParser(
+        prog="python -m analysis", description="Thematic analysis of interview transcripts."
+    )
     parser.add_argument("--config", help="settings file (default: config/settings.yaml of this project)")
     verbs = parser.add_subparsers(dest="verb", required=True)
 
     load = verbs.add_parser("load", help="read transcripts into data/processed/turns.parquet")
     load.add_argument("--transcripts", help="folder of transcripts (default: paths.transcripts of the config)")
 
-    embed = verbs.add_parser("embed", help="embed the substantive answers (cached) into data/processed/embeddings.parquet")
+    embed = verbs.add_parser(
+        "embed", help="embed the substantive answers (cached) into data/processed/embeddings.parquet"
+    )
     embed.add_argument("--transcripts", help="folder of transcripts; loads it first when given")
 
     topics = verbs.add_parser("topics", help="fit the topic model on the embedded answers")
@@ -53,9 +64,13 @@ def _parser() -> argparse.ArgumentParser:
     code.add_argument("--out", help="CSV to write (default: data/processed/stage_predictions.csv)")
 
     evaluate = verbs.add_parser("evaluate", help="agreement of predictions (or of two human codings) with human codes")
-    evaluate.add_argument("--predictions", help="CSV from code-stages; omit to compare the two coders of each interview in --codes")
+    evaluate.add_argument(
+        "--predictions", help="CSV from code-stages; omit to compare the two coders of each interview in --codes"
+    )
     evaluate.add_argument("--codes", required=True, help="folder of reference codes (Delve PDFs or CSV)")
-    evaluate.add_argument("--transcripts", help="folder of transcripts the codes belong to (default: paths.transcripts)")
+    evaluate.add_argument(
+        "--transcripts", help="folder of transcripts the codes belong to (default: paths.transcripts)"
+    )
     evaluate.add_argument("--out", required=True, help="metrics JSON to write")
 
     export = verbs.add_parser("export", help="REFI-QDA project (.qdpx), codebook (.qdc), CSV and .xlsx of the coding")
@@ -64,18 +79,25 @@ def _parser() -> argparse.ArgumentParser:
 
     report = verbs.add_parser("report", help="execute the notebooks in order and render HTML reports")
     report.add_argument("--transcripts", help="folder of transcripts (default: paths.transcripts of the config)")
-    report.add_argument("--codes", help="human codes of these transcripts for notebooks 06 and 08 (default: paths.reference_codes of the "
-                                        "config, or none when --transcripts names another corpus)")
+    report.add_argument(
+        "--codes",
+        help="human codes of these transcripts for notebooks 06 and 08 (default: paths.reference_codes of the "
+        "config, or none when --transcripts names another corpus)",
+    )
     return parser
 
 
 def _cmd_load(cfg: Config, args) -> None:
     corpus = load_step(cfg)
     by_role = corpus.turns.groupby("role").size().to_dict()
-    print(f"{len(corpus.files)} interviews, {len(corpus.turns)} turns "
-          + ", ".join(f"{n} {role}" for role, n in sorted(by_role.items())))
-    print(f"{len(corpus.lines)} non-blank lines: "
-          + ", ".join(f"{n} {s}" for s, n in corpus.lines["status"].value_counts().items()))
+    print(
+        f"{len(corpus.files)} interviews, {len(corpus.turns)} turns "
+        + ", ".join(f"{n} {role}" for role, n in sorted(by_role.items()))
+    )
+    print(
+        f"{len(corpus.lines)} non-blank lines: "
+        + ", ".join(f"{n} {s}" for s, n in corpus.lines["status"].value_counts().items())
+    )
     print(f"wrote {cfg.paths.processed}/turns.parquet")
 
 
@@ -94,8 +116,10 @@ def _cmd_topics(cfg: Config, args) -> None:
         embed_step(cfg)
     result, _ = topics_step(cfg)
     q = topic_quality(result.info, result.assignments, cfg.topics)
-    print(f"{q['topics']} topics over {q['answers']} answers; largest {q['largest_topic_share']:.1%}, "
-          f"outliers {q['outlier_share']:.1%}{' (from cache)' if result.from_cache else ''}")
+    print(
+        f"{q['topics']} topics over {q['answers']} answers; largest {q['largest_topic_share']:.1%}, "
+        f"outliers {q['outlier_share']:.1%}{' (from cache)' if result.from_cache else ''}"
+    )
     print(f"wrote {cfg.paths.processed}/topics.parquet, topic_info.parquet, topic_quotes.parquet, topic_model/")
 
 
@@ -107,8 +131,10 @@ def _cmd_code_stages(cfg: Config, args) -> None:
     result = stages_step(cfg, args.train_codes)
     predictions = result.coding.table
     coded = predictions["stages"].map(len) > 0
-    print(f"{result.coding.describe()}: {int(coded.sum())} of {len(predictions)} interviewee turns coded; "
-          + ", ".join(f"{s} {int(predictions['stages'].map(lambda v, s=s: s in v).sum())}" for s in result.taxonomy.ids))
+    print(
+        f"{result.coding.describe()}: {int(coded.sum())} of {len(predictions)} interviewee turns coded; "
+        + ", ".join(f"{s} {int(predictions['stages'].map(lambda v, s=s: s in v).sum())}" for s in result.taxonomy.ids)
+    )
     out = processed(cfg, "stage_predictions.csv")
     if args.out:
         shutil.copyfile(out, args.out)
@@ -171,12 +197,21 @@ def _cmd_report(cfg: Config, args) -> None:
     if codes and codes != "none":
         codes = str(Path(codes).resolve())
     rendered = run_report(cfg, codes=codes)
-    print(f"{len(rendered)} notebooks rendered to {cfg.paths.reports} in {time.perf_counter() - started:.0f} s; "
-          f"open {cfg.paths.reports}/index.html")
+    print(
+        f"{len(rendered)} notebooks rendered to {cfg.paths.reports} in {time.perf_counter() - started:.0f} s; "
+        f"open {cfg.paths.reports}/index.html"
+    )
 
 
-VERBS = {"load": _cmd_load, "embed": _cmd_embed, "topics": _cmd_topics, "code-stages": _cmd_code_stages,
-         "evaluate": _cmd_evaluate, "export": _cmd_export, "report": _cmd_report}
+VERBS = {
+    "load": _cmd_load,
+    "embed": _cmd_embed,
+    "topics": _cmd_topics,
+    "code-stages": _cmd_code_stages,
+    "evaluate": _cmd_evaluate,
+    "export": _cmd_export,
+    "report": _cmd_report,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,9 @@ import re
 from pathlib import Path
 
 ID_FROM_TEXT_RE = re.compile(r"interview\s*[-_#]?\s*(\d+)", re.IGNORECASE)
-TITLE_NAME_RE = re.compile(r"^(?P<head>.*?\binterview\s*[-_#]?\s*\d+)\s*[-\u2013\u2014:]\s*(?P<name>.+)$", re.IGNORECASE)
+TITLE_NAME_RE = re.compile(
+    r"^(?P<head>.*?\binterview\s*[-_#]?\s*\d+)\s*[-\u2013\u2014:]\s*(?P<name>.+)$", re.IGNORECASE
+)
 
 
 def natural_key(value: str):

@@ -40,7 +40,7 @@ class Paths(Settings):
     processed: Path = Path("data/processed")
     reports: Path = Path("reports")
     notebooks: Path = Path("notebooks")
-    reference_codes: Path | None = None      # human codes to compare with (Delve PDFs, CSV, .qdpx), if any
+    reference_codes: Path | None = None  # human codes to compare with (Delve PDFs, CSV, .qdpx), if any
     independent_codings: Path | None = None  # two independent codings per interview, if any
     theme_labels: Path = Path("data/theme_labels.json")  # theme renames made in the explorer
 
@@ -97,8 +97,9 @@ def find_project_root(start: Path | None = None) -> Path:
     for folder in (here, *here.parents):
         if (folder / DEFAULT_CONFIG).is_file():
             return folder
-    raise ConfigError(f"no {DEFAULT_CONFIG} found in {here} or any folder above it; "
-                      f"run from the project folder or set {CONFIG_ENV}")
+    raise ConfigError(
+        f"no {DEFAULT_CONFIG} found in {here} or any folder above it; run from the project folder or set {CONFIG_ENV}"
+    )
 
 
 def _read_yaml(path: Path) -> dict:
@@ -149,6 +150,8 @@ def load_config(path: str | Path | None = None) -> Config:
     except ValidationError as exc:
         raise ConfigError(_validation_messages(path, exc)) from None
     root = path.parent.parent if path.parent.name == "config" else path.parent
-    paths = {name: None if value is None else (value if value.is_absolute() else (root / value)).resolve()
-             for name, value in cfg.paths.model_dump().items()}
+    paths = {
+        name: None if value is None else (value if value.is_absolute() else (root / value)).resolve()
+        for name, value in cfg.paths.model_dump().items()
+    }
     return cfg.model_copy(update={"paths": Paths(**paths), "root": root})

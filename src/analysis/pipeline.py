@@ -25,15 +25,30 @@ import numpy as np
 import pandas as pd
 
 from .config import Config
-from .embeddings import EmbedStats, Embedder
+from .embeddings import Embedder, EmbedStats
 from .errors import AnalysisError
 from .human_codes import (
-    CodeMap, HumanCodes, compare_coders, compare_to_consensus, evaluate_predictions, load_code_map, predicted_labels,
-    read_codes_folder, reference_kinds, training_labels,
+    CodeMap,
+    HumanCodes,
+    compare_coders,
+    compare_to_consensus,
+    evaluate_predictions,
+    load_code_map,
+    predicted_labels,
+    read_codes_folder,
+    reference_kinds,
+    training_labels,
 )
 from .qda import build_project, coded_segments, interviewee_by_theme, write_qdc, write_qdpx, write_xlsx
 from .stages import (
-    StageCoder, StageCoding, StageSignals, Taxonomy, load_taxonomy, read_stage_csv, stage_signals, topic_stage_mix,
+    StageCoder,
+    StageCoding,
+    StageSignals,
+    Taxonomy,
+    load_taxonomy,
+    read_stage_csv,
+    stage_signals,
+    topic_stage_mix,
     write_stage_csv,
 )
 from .topics import TopicResult, fit_topics, load_theme_labels
@@ -55,8 +70,9 @@ def read_table(cfg: Config, name: str) -> pd.DataFrame:
 
 def read_corpus(cfg: Config) -> LoadedCorpus:
     """Read ``cfg.paths.transcripts`` with the configured speaker roles and privacy."""
-    return load_corpus(cfg.paths.transcripts, speaker_roles=dict(cfg.ingest.speaker_roles),
-                       keep_names=cfg.privacy.keep_names)
+    return load_corpus(
+        cfg.paths.transcripts, speaker_roles=dict(cfg.ingest.speaker_roles), keep_names=cfg.privacy.keep_names
+    )
 
 
 def load_step(cfg: Config) -> LoadedCorpus:
@@ -74,15 +90,19 @@ def load_step(cfg: Config) -> LoadedCorpus:
 
 def make_embedder(cfg: Config, show_progress: bool = True) -> Embedder:
     """The configured embedder, caching in ``data/processed/embeddings``."""
-    return Embedder(cfg.embedding.model, cache_dir=processed(cfg, "embeddings"), batch_size=cfg.embedding.batch_size,
-                    show_progress=show_progress)
+    return Embedder(
+        cfg.embedding.model,
+        cache_dir=processed(cfg, "embeddings"),
+        batch_size=cfg.embedding.batch_size,
+        show_progress=show_progress,
+    )
 
 
 @dataclass
 class EmbedResult:
-    turns: pd.DataFrame        # the substantive answers, in table order
-    vectors: np.ndarray        # one unit-length row per answer
-    stats: EmbedStats          # what came from the cache, what was embedded
+    turns: pd.DataFrame  # the substantive answers, in table order
+    vectors: np.ndarray  # one unit-length row per answer
+    stats: EmbedStats  # what came from the cache, what was embedded
     model_id: str
 
 
@@ -114,16 +134,24 @@ def topics_step(cfg: Config) -> tuple[TopicResult, pd.DataFrame]:
     table, vectors = read_embeddings(cfg)
     docs = table[["turn_id"]].merge(turns, on="turn_id", how="left", validate="one_to_one")
     embedder = make_embedder(cfg, show_progress=False)
-    result = fit_topics(docs, vectors, cfg.topics, seed=cfg.seed, embedding_model=lambda: embedder.model,
-                        model_id=embedder.model_id, cache_dir=processed(cfg, "cache"))
+    result = fit_topics(
+        docs,
+        vectors,
+        cfg.topics,
+        seed=cfg.seed,
+        embedding_model=lambda: embedder.model,
+        model_id=embedder.model_id,
+        cache_dir=processed(cfg, "cache"),
+    )
     assignments = result.assignments.merge(turns[["turn_id", "interview_id", "speaker_id"]], on="turn_id", how="left")
     assignments.to_parquet(processed(cfg, "topics.parquet"), index=False)
     result.info.to_parquet(processed(cfg, "topic_info.parquet"), index=False)
     result.quotes.to_parquet(processed(cfg, "topic_quotes.parquet"), index=False)
     model_dir = processed(cfg, "topic_model")
     if not result.from_cache or not model_dir.is_dir():
-        result.model.save(str(model_dir), serialization="safetensors", save_ctfidf=True,
-                          save_embedding_model=cfg.embedding.model)
+        result.model.save(
+            str(model_dir), serialization="safetensors", save_ctfidf=True, save_embedding_model=cfg.embedding.model
+        )
     return result, docs
 
 
@@ -137,17 +165,23 @@ def read_human_codes(cfg: Config, folder, turns: pd.DataFrame | None = None) -> 
     """Read a folder of human codes (Delve PDFs, CSV, .qdpx) aligned to the loaded turns."""
     taxonomy, code_map = load_taxonomy_and_codes(cfg)
     turns = read_table(cfg, "turns") if turns is None else turns
-    return read_codes_folder(cfg.resolve(Path(folder)), turns, code_map, keep_names=cfg.privacy.keep_names,
-                             stage_names={s.id: s.name for s in taxonomy.stages},
-                             cache_dir=processed(cfg, "cache") / "delve")
+    return read_codes_folder(
+        cfg.resolve(Path(folder)),
+        turns,
+        code_map,
+        keep_names=cfg.privacy.keep_names,
+        stage_names={s.id: s.name for s in taxonomy.stages},
+        cache_dir=processed(cfg, "cache") / "delve",
+    )
 
 
 def stage_signals_for(cfg: Config, turns: pd.DataFrame) -> tuple[StageSignals, Taxonomy]:
     """The stage coder's signals for every interviewee turn of ``turns``."""
     taxonomy, _ = load_taxonomy_and_codes(cfg)
     embedder = make_embedder(cfg, show_progress=False)
-    signals = stage_signals(turns, embedder.embed, taxonomy, taxonomy.kind_examples(),
-                            guide_threshold=cfg.stages.guide_threshold)
+    signals = stage_signals(
+        turns, embedder.embed, taxonomy, taxonomy.kind_examples(), guide_threshold=cfg.stages.guide_threshold
+    )
     return signals, taxonomy
 
 
@@ -198,8 +232,9 @@ def agreement_step(cfg: Config) -> dict:
     if cfg.paths.reference_codes is not None:
         predictions = read_stage_csv(processed(cfg, "stage_predictions.csv"))
         reference = read_human_codes(cfg, cfg.paths.reference_codes, turns)
-        results["suite_vs_reference"] = evaluate_predictions(predicted_labels(predictions, answers), reference, answers,
-                                                             taxonomy.ids)
+        results["suite_vs_reference"] = evaluate_predictions(
+            predicted_labels(predictions, answers), reference, answers, taxonomy.ids
+        )
         results["files_without_codes"] = results["suite_vs_reference"]["files_without_codes"]
     if cfg.paths.independent_codings is not None:
         codings = read_human_codes(cfg, cfg.paths.independent_codings, turns)
@@ -223,12 +258,25 @@ def export_step(cfg: Config, out_dir, formats=("qdpx", "qdc", "csv", "xlsx")) ->
     topics = read_table(cfg, "topics")
     topic_info = read_table(cfg, "topic_info")
     renamed = load_theme_labels(cfg.paths.theme_labels, topic_info)  # the researcher's theme renames
-    topic_info = topic_info.assign(label=[renamed.get(t, label) for t, label in zip(topic_info["topic"], topic_info["label"])])
+    topic_info = topic_info.assign(
+        label=[renamed.get(t, label) for t, label in zip(topic_info["topic"], topic_info["label"])]
+    )
     topic_stages = read_table(cfg, "topic_stages")
     taxonomy, _ = load_taxonomy_and_codes(cfg)
-    human = read_human_codes(cfg, cfg.paths.reference_codes, turns).codes if cfg.paths.reference_codes is not None else None
-    project = build_project(turns, stages, taxonomy, topics, topic_info, topic_stages, human_codes=human,
-                            name="Thematic analysis", origin="analysis 0.1.0")
+    human = (
+        read_human_codes(cfg, cfg.paths.reference_codes, turns).codes if cfg.paths.reference_codes is not None else None
+    )
+    project = build_project(
+        turns,
+        stages,
+        taxonomy,
+        topics,
+        topic_info,
+        topic_stages,
+        human_codes=human,
+        name="Thematic analysis",
+        origin="analysis 0.1.0",
+    )
     segments = coded_segments(turns, stages, topics, topic_info, taxonomy)
     by_theme = interviewee_by_theme(turns, topics, topic_info)
     written: dict[str, Path] = {}
@@ -242,7 +290,8 @@ def export_step(cfg: Config, out_dir, formats=("qdpx", "qdc", "csv", "xlsx")) ->
         written["csv"] = out / "coded_segments.csv"
     if "xlsx" in formats:
         themes = topic_info.assign(words=topic_info["words"].map(lambda w: ", ".join(w)))
-        written["xlsx"] = write_xlsx(out / "study.xlsx", {"coded_segments": segments,
-                                                          "interviewee_by_theme": by_theme.reset_index(),
-                                                          "themes": themes})
+        written["xlsx"] = write_xlsx(
+            out / "study.xlsx",
+            {"coded_segments": segments, "interviewee_by_theme": by_theme.reset_index(), "themes": themes},
+        )
     return written

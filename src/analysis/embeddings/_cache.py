@@ -22,7 +22,10 @@ class EmbeddingCache:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.path = self.folder / "cache.sqlite"
         with self._connect() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, model TEXT NOT NULL, dim INTEGER NOT NULL, vec BLOB NOT NULL)")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS vectors "
+                "(key TEXT PRIMARY KEY, model TEXT NOT NULL, dim INTEGER NOT NULL, vec BLOB NOT NULL)"
+            )
 
     def _connect(self):
         return sqlite3.connect(self.path)
@@ -31,7 +34,7 @@ class EmbeddingCache:
         found: dict[str, np.ndarray] = {}
         with self._connect() as db:
             for start in range(0, len(keys), 500):
-                batch = keys[start:start + 500]
+                batch = keys[start : start + 500]
                 marks = ",".join("?" * len(batch))
                 for key, dim, blob in db.execute(f"SELECT key, dim, vec FROM vectors WHERE key IN ({marks})", batch):
                     found[key] = np.frombuffer(blob, dtype=np.float32, count=dim).copy()

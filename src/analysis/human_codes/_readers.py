@@ -16,7 +16,9 @@ Example:
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import io
 import json
 import re
 from collections import Counter
@@ -30,11 +32,11 @@ from ..errors import AnalysisError, TranscriptError
 from ._code_map import CodeMap
 from ._qdpx import QdpxError, qdpx_codes
 
-PDF_READER_VERSION = 1     # bump when the reading rules change: cached reads are keyed by it
-MARGIN_SHARE = 0.05        # top and bottom 5% of a page hold Delve's header and footer
-TAG_SIZE_RATIO = 0.85      # tags are drawn in a type at most 85% of the body size
-TITLE_SIZE_RATIO = 1.4     # the interview title is drawn larger than the body
-TAG_GAP_PT = 6.0           # tags on one line are further apart than words in a tag
+PDF_READER_VERSION = 1  # bump when the reading rules change: cached reads are keyed by it
+MARGIN_SHARE = 0.05  # top and bottom 5% of a page hold Delve's header and footer
+TAG_SIZE_RATIO = 0.85  # tags are drawn in a type at most 85% of the body size
+TITLE_SIZE_RATIO = 1.4  # the interview title is drawn larger than the body
+TAG_GAP_PT = 6.0  # tags on one line are further apart than words in a tag
 
 
 @dataclass
@@ -66,9 +68,7 @@ def _coder_of(path: Path) -> str:
 
 def _parse_delve_pdf(path: Path, content: bytes | None = None) -> tuple[str, list[CodedTurn]]:
     """Title and turns of a Delve print (``content``: the file's bytes, when already read)."""
-    import io
-
-    import pdfplumber
+    import pdfplumber  # heavy (pdfminer): only Delve prints need it
     from pdfminer.pdfparser import PDFSyntaxError
 
     try:
@@ -93,10 +93,12 @@ def _parse_delve_pdf(path: Path, content: bytes | None = None) -> tuple[str, lis
                 if w["top"] < top_margin or w["bottom"] > bottom_margin:
                     continue  # page header / footer
                 size = round(w["size"], 1)
-                kind = "tag" if size <= body * TAG_SIZE_RATIO else "title" if size >= body * TITLE_SIZE_RATIO else "text"
+                kind = (
+                    "tag" if size <= body * TAG_SIZE_RATIO else "title" if size >= body * TITLE_SIZE_RATIO else "text"
+                )
                 bold = "bold" in w["fontname"].lower()
                 lines.setdefault((round(w["top"]), bold, kind), []).append(w)
-            for (top, bold, kind), line in sorted(lines.items(), key=lambda kv: (kv[0][0], kv[0][2])):
+            for (_top, bold, kind), line in sorted(lines.items(), key=lambda kv: (kv[0][0], kv[0][2])):
                 line.sort(key=lambda w: w["x0"])
                 if kind == "title":
                     title = " ".join(w["text"] for w in line)
@@ -162,6 +164,7 @@ def _split_tags(line: list[dict]) -> list[str]:
 
 # ---------------------------------------------------------------- alignment
 
+
 def _norm(text: str) -> str:
     return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
 
@@ -173,8 +176,6 @@ def align_turns(pdf_texts: list[str], transcript_texts: list[str]) -> list[int |
     the same length on both sides, turns are paired in order (a typo fixed in one copy
     must not unpair a whole run).
     """
-    import difflib
-
     a, b = [_norm(t) for t in pdf_texts], [_norm(t) for t in transcript_texts]
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
     out: list[int | None] = [None] * len(a)
@@ -199,9 +200,29 @@ def align_turns(pdf_texts: list[str], transcript_texts: list[str]) -> list[int |
     return out
 
 
-CODE_COLUMNS = ["interview_id", "coder", "source_file", "turn_index", "pdf_turn", "speaker", "code", "stage", "kind", "status"]
-DOC_COLUMNS = ["interview_id", "coder", "source_file", "has_codes", "pdf_turns", "aligned_turns", "codes",
-               "first_coded_turn", "last_coded_turn"]
+CODE_COLUMNS = [
+    "interview_id",
+    "coder",
+    "source_file",
+    "turn_index",
+    "pdf_turn",
+    "speaker",
+    "code",
+    "stage",
+    "kind",
+    "status",
+]
+DOC_COLUMNS = [
+    "interview_id",
+    "coder",
+    "source_file",
+    "has_codes",
+    "pdf_turns",
+    "aligned_turns",
+    "codes",
+    "first_coded_turn",
+    "last_coded_turn",
+]
 
 
 @dataclass
@@ -216,10 +237,87 @@ class HumanCodes:
         return self.documents[self.documents["has_codes"]]
 
 
-def read_codes_folder(folder: str | Path, turns: pd.DataFrame, code_map: CodeMap, *, keep_names: bool = False,
-                      stage_names: dict[str, str] | None = None, cache_dir: str | Path | None = None) -> HumanCodes:
-    """Read every Delve PDF (and ``*.csv`` code table) in ``folder`` and align it to
-    ``turns`` (the loaded transcripts of the same interviews).
+def _qdpx_documents(
+    path: Path, turns: pd.DataFrame, code_map: CodeMap, stage_names: dict[str, str], keep_names: bool
+) -> tuple[list[dict], list[dict]]:
+    try:
+        table = qdpx_codes(path, turns, code_map, stage_names, keep_names)
+    except QdpxError as exc:
+        raise TranscriptError(path, str(exc).split(": ", 1)[-1]) from None
+    docs = []
+    for (interview_id, source), group in table.groupby(["interview_id", "source_file"]) if len(table) else []:
+        mapped = group.loc[group["status"] == "mapped", "turn_index"]
+        docs.append(
+            {
+                "interview_id": interview_id,
+                "coder": group["coder"].iloc[0],
+                "source_file": source,
+                "has_codes": True,
+                "pdf_turns": None,
+                "aligned_turns": None,
+                "codes": len(group),
+                "first_coded_turn": mapped.min() if len(mapped) else None,
+                "last_coded_turn": mapped.max() if len(mapped) else None,
+            }
+        )
+    return table.to_dict("records"), docs
+
+
+def _delve_document(
+    path: Path, doc: CodedDocument, interview: pd.DataFrame, code_map: CodeMap, coder: str, keep_names: bool
+) -> tuple[list[dict], dict]:
+    """Codes of one Delve print aligned to its transcript's turns, and the file's summary row."""
+    mapping = align_turns([t.text for t in doc.turns], interview["text"].tolist())
+    turn_index = interview["turn_index"].tolist()
+    source = path.name if keep_names else masked_name(path.name, False).replace("[name]", f"[{coder}]")
+    rows = []
+    for k, (turn, j) in enumerate(zip(doc.turns, mapping)):
+        for code in turn.codes:
+            stage, kind, status = code_map.classify(code)
+            rows.append(
+                {
+                    "interview_id": doc.interview_id,
+                    "coder": coder,
+                    "source_file": source,
+                    "turn_index": turn_index[j] if j is not None else None,
+                    "pdf_turn": k,
+                    "speaker": turn.speaker,
+                    "code": code,
+                    "stage": stage,
+                    "kind": kind,
+                    "status": status,
+                }
+            )
+    coded_idx = [
+        turn_index[j]
+        for turn, j in zip(doc.turns, mapping)
+        if j is not None and any(code_map.classify(c)[2] == "mapped" for c in turn.codes)
+    ]
+    summary = {
+        "interview_id": doc.interview_id,
+        "coder": coder,
+        "source_file": source,
+        "has_codes": doc.has_codes,
+        "pdf_turns": len(doc.turns),
+        "aligned_turns": sum(j is not None for j in mapping),
+        "codes": sum(len(t.codes) for t in doc.turns),
+        "first_coded_turn": min(coded_idx) if coded_idx else None,
+        "last_coded_turn": max(coded_idx) if coded_idx else None,
+    }
+    return rows, summary
+
+
+def read_codes_folder(
+    folder: str | Path,
+    turns: pd.DataFrame,
+    code_map: CodeMap,
+    *,
+    keep_names: bool = False,
+    stage_names: dict[str, str] | None = None,
+    cache_dir: str | Path | None = None,
+) -> HumanCodes:
+    """Read every Delve PDF (and ``*.csv`` code table, ``.qdpx`` project) in ``folder`` and
+    align it to ``turns`` (the loaded transcripts of the same interviews).
 
     Args:
         cache_dir: where Delve prints already read are kept (see :func:`read_delve_pdf`).
@@ -228,7 +326,9 @@ def read_codes_folder(folder: str | Path, turns: pd.DataFrame, code_map: CodeMap
         AnalysisError: no code files, or a file's interview is not among ``turns``.
     """
     folder = Path(folder)
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in {".pdf", ".csv", ".qdpx"} and not p.name.startswith("."))
+    files = sorted(
+        p for p in folder.rglob("*") if p.suffix.lower() in {".pdf", ".csv", ".qdpx"} and not p.name.startswith(".")
+    )
     if not files:
         raise AnalysisError(f"no coded files (.pdf, .csv or .qdpx) in {folder}")
     code_rows, doc_rows, problems = [], [], []
@@ -236,59 +336,38 @@ def read_codes_folder(folder: str | Path, turns: pd.DataFrame, code_map: CodeMap
     for path in files:
         try:
             if path.suffix.lower() == ".qdpx":
-                try:
-                    table = qdpx_codes(path, turns, code_map, stage_names or {}, keep_names)
-                except QdpxError as exc:
-                    raise TranscriptError(path, str(exc).split(": ", 1)[-1]) from None
-                code_rows += table.to_dict("records")
-                for (interview_id, source), group in table.groupby(["interview_id", "source_file"]) if len(table) else []:
-                    mapped = group.loc[group["status"] == "mapped", "turn_index"]
-                    doc_rows.append({"interview_id": interview_id, "coder": group["coder"].iloc[0], "source_file": source,
-                                     "has_codes": True, "pdf_turns": None, "aligned_turns": None, "codes": len(group),
-                                     "first_coded_turn": mapped.min() if len(mapped) else None,
-                                     "last_coded_turn": mapped.max() if len(mapped) else None})
-                continue
-            if path.suffix.lower() == ".csv":
+                rows, docs = _qdpx_documents(path, turns, code_map, stage_names or {}, keep_names)
+            elif path.suffix.lower() == ".csv":
                 rows, docs = _read_codes_csv(path, turns, code_map, keep_names)
-                code_rows += rows
-                doc_rows += docs
-                continue
-            doc = read_delve_pdf(path, cache_dir)
+            else:
+                doc = read_delve_pdf(path, cache_dir)
+                interview = turns[turns["interview_id"] == doc.interview_id].sort_values("turn_index")
+                if interview.empty:
+                    problems.append(f"{path.name}: interview {doc.interview_id} is not among the loaded transcripts")
+                    continue
+                # Pseudonymous coder ids per interview (coder-1, coder-2, in file order) keep two
+                # coders' files of one interview apart once their names are masked.
+                coders_seen[doc.interview_id] = coders_seen.get(doc.interview_id, 0) + 1
+                coder = doc.coder if keep_names else f"coder-{coders_seen[doc.interview_id]}"
+                rows, summary = _delve_document(path, doc, interview, code_map, coder, keep_names)
+                docs = [summary]
         except TranscriptError as exc:
             problems.append(str(exc))
             continue
-        interview = turns[turns["interview_id"] == doc.interview_id].sort_values("turn_index")
-        if interview.empty:
-            problems.append(f"{path.name}: interview {doc.interview_id} is not among the loaded transcripts")
-            continue
-        mapping = align_turns([t.text for t in doc.turns], interview["text"].tolist())
-        turn_index = interview["turn_index"].tolist()
-        # Pseudonymous coder ids per interview (coder-1, coder-2, in file order) keep two
-        # coders' files of one interview apart once their names are masked.
-        coders_seen[doc.interview_id] = coders_seen.get(doc.interview_id, 0) + 1
-        coder = doc.coder if keep_names else f"coder-{coders_seen[doc.interview_id]}"
-        source = path.name if keep_names else masked_name(path.name, False).replace("[name]", f"[{coder}]")
-        for k, (turn, j) in enumerate(zip(doc.turns, mapping)):
-            for code in turn.codes:
-                stage, kind, status = code_map.classify(code)
-                code_rows.append({"interview_id": doc.interview_id, "coder": coder, "source_file": source,
-                                  "turn_index": turn_index[j] if j is not None else None, "pdf_turn": k,
-                                  "speaker": turn.speaker, "code": code, "stage": stage, "kind": kind, "status": status})
-        coded_idx = [turn_index[j] for turn, j in zip(doc.turns, mapping)
-                     if j is not None and any(code_map.classify(c)[2] == "mapped" for c in turn.codes)]
-        doc_rows.append({"interview_id": doc.interview_id, "coder": coder, "source_file": source,
-                         "has_codes": doc.has_codes, "pdf_turns": len(doc.turns),
-                         "aligned_turns": sum(j is not None for j in mapping), "codes": sum(len(t.codes) for t in doc.turns),
-                         "first_coded_turn": min(coded_idx) if coded_idx else None,
-                         "last_coded_turn": max(coded_idx) if coded_idx else None})
+        code_rows += rows
+        doc_rows += docs
     if problems:
         raise AnalysisError(f"cannot read the codes in {folder}:\n" + "\n".join(f"  - {p}" for p in problems))
     codes = pd.DataFrame(code_rows, columns=CODE_COLUMNS).astype({"turn_index": "Int64"})
-    documents = pd.DataFrame(doc_rows, columns=DOC_COLUMNS).astype({"first_coded_turn": "Int64", "last_coded_turn": "Int64"})
+    documents = pd.DataFrame(doc_rows, columns=DOC_COLUMNS).astype(
+        {"first_coded_turn": "Int64", "last_coded_turn": "Int64"}
+    )
     duplicated = documents.duplicated(["interview_id", "source_file"], keep=False)
     if duplicated.any():
-        raise AnalysisError(f"{folder}: two code files of interview {documents.loc[duplicated, 'interview_id'].iloc[0]} "
-                            "cannot be told apart; give them distinct names")
+        raise AnalysisError(
+            f"{folder}: two code files of interview {documents.loc[duplicated, 'interview_id'].iloc[0]} "
+            "cannot be told apart; give them distinct names"
+        )
     return HumanCodes(codes, documents)
 
 
@@ -313,7 +392,9 @@ def _read_codes_csv(path: Path, turns: pd.DataFrame, code_map: CodeMap, keep_nam
             try:
                 turn_index = int(row[columns["turn_index"]])
             except ValueError:
-                raise TranscriptError(path, f"turn_index {row[columns['turn_index']]!r} is not a number", line) from None
+                raise TranscriptError(
+                    path, f"turn_index {row[columns['turn_index']]!r} is not a number", line
+                ) from None
             if turn_index not in set(interview["turn_index"]):
                 raise TranscriptError(path, f"interview {interview_id} has no turn {turn_index}", line)
         else:
@@ -325,14 +406,35 @@ def _read_codes_csv(path: Path, turns: pd.DataFrame, code_map: CodeMap, keep_nam
         code = str(row[columns["code"]]).strip()
         coder = str(row[columns["coder"]]).strip() if "coder" in columns else path.stem
         stage, kind, status = code_map.classify(code)
-        code_rows.append({"interview_id": interview_id, "coder": coder, "source_file": path.name,
-                          "turn_index": turn_index, "pdf_turn": None, "speaker": None, "code": code,
-                          "stage": stage, "kind": kind, "status": status})
+        code_rows.append(
+            {
+                "interview_id": interview_id,
+                "coder": coder,
+                "source_file": path.name,
+                "turn_index": turn_index,
+                "pdf_turn": None,
+                "speaker": None,
+                "code": code,
+                "stage": stage,
+                "kind": kind,
+                "status": status,
+            }
+        )
         by_doc.setdefault((interview_id, coder), []).append((turn_index, status))
     docs = []
     for (interview_id, coder), items in by_doc.items():
         mapped = [t for t, s in items if s == "mapped"]
-        docs.append({"interview_id": interview_id, "coder": coder, "source_file": path.name, "has_codes": bool(items),
-                     "pdf_turns": None, "aligned_turns": None, "codes": len(items),
-                     "first_coded_turn": min(mapped) if mapped else None, "last_coded_turn": max(mapped) if mapped else None})
+        docs.append(
+            {
+                "interview_id": interview_id,
+                "coder": coder,
+                "source_file": path.name,
+                "has_codes": bool(items),
+                "pdf_turns": None,
+                "aligned_turns": None,
+                "codes": len(items),
+                "first_coded_turn": min(mapped) if mapped else None,
+                "last_coded_turn": max(mapped) if mapped else None,
+            }
+        )
     return code_rows, docs

@@ -4,5 +4,18 @@
 from ._refi import Case, Code, Project, QdpxError, Selection, Source, build_project, read_qdpx, write_qdc, write_qdpx
 from ._tables import coded_segments, interviewee_by_theme, write_xlsx
 
-__all__ = ["Case", "Code", "Project", "QdpxError", "Selection", "Source", "build_project", "coded_segments",
-           "interviewee_by_theme", "read_qdpx", "write_qdc", "write_qdpx", "write_xlsx"]
+__all__ = [
+    "Case",
+    "Code",
+    "Project",
+    "QdpxError",
+    "Selection",
+    "Source",
+    "build_project",
+    "coded_segments",
+    "interviewee_by_theme",
+    "read_qdpx",
+    "write_qdc",
+    "write_qdpx",
+    "write_xlsx",
+]

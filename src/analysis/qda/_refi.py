@@ -54,11 +54,11 @@ class Code:
 @dataclass
 class Selection:
     guid: str
-    source: str          # source GUID
+    source: str  # source GUID
     start: int
     end: int
-    codes: list[str]     # code GUIDs
-    user: str            # user GUID
+    codes: list[str]  # code GUIDs
+    user: str  # user GUID
     name: str = ""
 
 
@@ -80,12 +80,12 @@ class Case:
 @dataclass
 class Project:
     name: str
-    users: dict[str, str]            # GUID -> name
+    users: dict[str, str]  # GUID -> name
     codes: list[Code]
     sources: list[Source]
     selections: list[Selection]
     cases: list[Case] = field(default_factory=list)
-    variables: dict[str, str] = field(default_factory=dict)   # name -> type (Text, Integer, ...)
+    variables: dict[str, str] = field(default_factory=dict)  # name -> type (Text, Integer, ...)
     origin: str = "analysis"
 
     def all_codes(self) -> dict[str, tuple[Code, Code | None]]:
@@ -93,6 +93,7 @@ class Project:
 
 
 # ---------------------------------------------------------------- building
+
 
 def source_text(turns: pd.DataFrame) -> tuple[str, dict[str, tuple[int, int]]]:
     """One interview as plain text, ``Speaker: text`` per turn with a blank line
@@ -108,9 +109,174 @@ def source_text(turns: pd.DataFrame) -> tuple[str, dict[str, tuple[int, int]]]:
     return "".join(parts), spans
 
 
-def build_project(turns: pd.DataFrame, stages: pd.DataFrame, taxonomy, topics: pd.DataFrame | None = None,
-                  topic_info: pd.DataFrame | None = None, topic_stages: pd.DataFrame | None = None,
-                  human_codes: pd.DataFrame | None = None, name: str = "Thematic analysis", origin: str = "analysis") -> Project:
+def _stage_and_theme_codes(
+    taxonomy, topics, topic_info, topic_stages
+) -> tuple[dict[str, Code], dict[int, Code], dict[int, str]]:
+    """Stage codes (parents) and theme codes (children of their primary stage)."""
+    stage_codes: dict[str, Code] = {}
+    for k, stage in enumerate(taxonomy.stages):
+        stage_codes[stage.id] = Code(
+            guid("stage", stage.id), stage.name, stage.description, STAGE_COLOURS[k % len(STAGE_COLOURS)]
+        )
+    theme_codes: dict[int, Code] = {}
+    theme_stage: dict[int, str] = {}
+    if topics is None or topic_info is None or topic_stages is None:
+        return stage_codes, theme_codes, theme_stage
+    primary = dict(zip(topic_stages["topic"], topic_stages["primary_stage"]))
+    for row in topic_info.itertuples():
+        if row.topic == -1 or primary.get(row.topic) not in stage_codes:
+            continue
+        parent = stage_codes[primary[row.topic]]
+        words = ", ".join(list(row.words)[:10])
+        code = Code(
+            guid("theme", row.topic, row.label),
+            f"T{row.topic}: {row.label}",
+            f"Topic {row.topic} ({row.size} answers). Words: {words}",
+            parent.color,
+        )
+        parent.children.append(code)
+        theme_codes[int(row.topic)] = code
+        theme_stage[int(row.topic)] = primary[row.topic]
+    return stage_codes, theme_codes, theme_stage
+
+
+def _kind_codes() -> Code:
+    return Code(
+        guid("kind", "root"),
+        "Kind",
+        "Whether a coded answer reports a problem or a mitigation.",
+        "#666666",
+        codable=False,
+        children=[
+            Code(guid("kind", "issue"), "issue", "A quality problem met.", "#D55E00"),
+            Code(guid("kind", "fix"), "fix", "A mitigation or practice.", "#009E73"),
+        ],
+    )
+
+
+def _human_code_tree(human_codes: pd.DataFrame | None, users: dict[str, str]) -> Code | None:
+    """A root holding the human coders' codes as they named them; adds the coders to ``users``."""
+    if human_codes is None or not len(human_codes):
+        return None
+    root = Code(
+        guid("human", "root"),
+        "Human codes (imported)",
+        "Codes of human coders, as they named them.",
+        "#999999",
+        codable=False,
+    )
+    for code_name in sorted(set(human_codes["code"])):
+        root.children.append(Code(guid("human-code", code_name), code_name))
+    for coder in sorted(set(human_codes["coder"].fillna("coder"))):
+        users[guid("user", "human", coder)] = str(coder)
+    return root
+
+
+@dataclass
+class _SuiteCodes:
+    """The suite's coding as code GUIDs to attach to a turn's selection."""
+
+    stage_codes: dict[str, Code]
+    theme_codes: dict[int, Code]
+    theme_stage: dict[int, str]
+    kind_codes: dict[str, Code]
+    topic_of: dict[str, int]
+    user: str
+
+    def for_turn(self, turn_id: str, entry) -> list[str]:
+        picked = [s for s in list(entry["stages"]) if s in self.stage_codes]
+        if not picked:
+            return []
+        code_guids = [self.stage_codes[s].guid for s in picked]
+        topic = self.topic_of.get(turn_id)
+        # A theme sits under its primary stage; coding a turn of another stage with it
+        # would tell a QDA tool that the turn also has that stage.
+        if topic is not None and int(topic) in self.theme_codes and self.theme_stage[int(topic)] in picked:
+            code_guids.append(self.theme_codes[int(topic)].guid)
+        if entry["kind"] in self.kind_codes:
+            code_guids.append(self.kind_codes[entry["kind"]].guid)
+        return code_guids
+
+
+def _suite_selections(
+    group: pd.DataFrame, source: Source, spans: dict, stage_rows: pd.DataFrame, codes: _SuiteCodes
+) -> list[Selection]:
+    out = []
+    for row in group.itertuples():
+        if row.turn_id not in stage_rows.index:
+            continue
+        code_guids = codes.for_turn(row.turn_id, stage_rows.loc[row.turn_id])
+        if code_guids:
+            start, end = spans[row.turn_id]
+            out.append(
+                Selection(
+                    guid("selection", row.turn_id, "suite"),
+                    source.guid,
+                    start,
+                    end,
+                    code_guids,
+                    codes.user,
+                    name=f"{row.speaker_id} turn {row.turn_index}",
+                )
+            )
+    return out
+
+
+def _human_selections(
+    group: pd.DataFrame, interview_id: str, source: Source, spans: dict, human_codes: pd.DataFrame, human_root: Code
+) -> list[Selection]:
+    human_code_guid = {c.name: c.guid for c in human_root.children}
+    mine = human_codes[(human_codes["interview_id"] == interview_id) & human_codes["turn_index"].notna()]
+    index_to_turn = dict(zip(group["turn_index"], group["turn_id"]))
+    out = []
+    for (turn_index, coder), items in mine.groupby(["turn_index", mine["coder"].fillna("coder")]):
+        turn_id = index_to_turn.get(int(turn_index))
+        if turn_id is None:
+            continue
+        start, end = spans[turn_id]
+        out.append(
+            Selection(
+                guid("selection", turn_id, "human", coder),
+                source.guid,
+                start,
+                end,
+                sorted({human_code_guid[c] for c in items["code"]}),
+                guid("user", "human", coder),
+                name=f"{coder} turn {int(turn_index)}",
+            )
+        )
+    return out
+
+
+def _interviewee_cases(group: pd.DataFrame, interview_id: str, source: Source) -> list[Case]:
+    interviewee = group[group["role"] == "interviewee"]
+    return [
+        Case(
+            guid("case", speaker_id),
+            str(speaker_id),
+            [source.guid],
+            {
+                "interview": str(interview_id),
+                "answers": int(len(own)),
+                "words": int(own["n_words"].sum()),
+                "format": str(own["format"].iloc[0]),
+            },
+        )
+        for speaker_id, own in interviewee.groupby("speaker_id")
+    ]
+
+
+def build_project(
+    turns: pd.DataFrame,
+    stages: pd.DataFrame,
+    taxonomy,
+    topics: pd.DataFrame | None = None,
+    topic_info: pd.DataFrame | None = None,
+    topic_stages: pd.DataFrame | None = None,
+    human_codes: pd.DataFrame | None = None,
+    name: str = "Thematic analysis",
+    origin: str = "analysis",
+) -> Project:
     """A project from the suite's tables.
 
     Args:
@@ -118,92 +284,41 @@ def build_project(turns: pd.DataFrame, stages: pd.DataFrame, taxonomy, topics: p
         stages: ``stages.parquet`` (``turn_id``, ``stages`` list, ``kind``, scores).
         taxonomy: the stage taxonomy (parent codes, with names, descriptions, colours).
         topics / topic_info / topic_stages: themes become children of their primary stage.
-        human_codes: imported human codes (``codes.parquet`` rows with ``interview_id``,
-            ``turn_index``, ``code``, ``coder``), exported with their own coder.
+        human_codes: imported human codes (rows with ``interview_id``, ``turn_index``,
+            ``code``, ``coder``), exported with their own coder.
     """
     suite_user = guid("user", "suite")
     users = {suite_user: f"{origin} (automatic coding)"}
-    stage_codes: dict[str, Code] = {}
-    for k, stage in enumerate(taxonomy.stages):
-        stage_codes[stage.id] = Code(guid("stage", stage.id), stage.name, stage.description, STAGE_COLOURS[k % len(STAGE_COLOURS)])
-    theme_codes: dict[int, Code] = {}
-    theme_stage: dict[int, str] = {}
-    if topics is not None and topic_info is not None and topic_stages is not None:
-        primary = dict(zip(topic_stages["topic"], topic_stages["primary_stage"]))
-        for row in topic_info.itertuples():
-            if row.topic == -1 or primary.get(row.topic) not in stage_codes:
-                continue
-            parent = stage_codes[primary[row.topic]]
-            words = ", ".join(list(row.words)[:10])
-            code = Code(guid("theme", row.topic, row.label), f"T{row.topic}: {row.label}",
-                        f"Topic {row.topic} ({row.size} answers). Words: {words}", parent.color)
-            parent.children.append(code)
-            theme_codes[int(row.topic)] = code
-            theme_stage[int(row.topic)] = primary[row.topic]
-    kind_root = Code(guid("kind", "root"), "Kind", "Whether a coded answer reports a problem or a mitigation.", "#666666", codable=False,
-                     children=[Code(guid("kind", "issue"), "issue", "A quality problem met.", "#D55E00"),
-                               Code(guid("kind", "fix"), "fix", "A mitigation or practice.", "#009E73")])
-    kind_codes = {c.name: c for c in kind_root.children}
+    stage_codes, theme_codes, theme_stage = _stage_and_theme_codes(taxonomy, topics, topic_info, topic_stages)
+    kind_root = _kind_codes()
     roots = list(stage_codes.values()) + [kind_root]
-
-    topic_of = dict(zip(topics["turn_id"], topics["topic"])) if topics is not None else {}
+    human_root = _human_code_tree(human_codes, users)
+    if human_root is not None:
+        roots.append(human_root)
+    suite = _SuiteCodes(
+        stage_codes,
+        theme_codes,
+        theme_stage,
+        {c.name: c for c in kind_root.children},
+        dict(zip(topics["turn_id"], topics["topic"])) if topics is not None else {},
+        suite_user,
+    )
     stage_rows = stages.set_index("turn_id")
     sources, selections, cases = [], [], []
-    human_root = None
-    if human_codes is not None and len(human_codes):
-        human_root = Code(guid("human", "root"), "Human codes (imported)", "Codes of human coders, as they named them.",
-                          "#999999", codable=False)
-        for code_name in sorted(set(human_codes["code"])):
-            human_root.children.append(Code(guid("human-code", code_name), code_name))
-        roots.append(human_root)
-        for coder in sorted(set(human_codes["coder"].fillna("coder"))):
-            users[guid("user", "human", coder)] = str(coder)
-    human_code_guid = {c.name: c.guid for c in (human_root.children if human_root else [])}
-
     for interview_id, group in turns.groupby("interview_id", sort=False):
         text, spans = source_text(group)
-        source_name = f"Interview {interview_id}"
-        source = Source(guid("source", interview_id), source_name, text)
+        source = Source(guid("source", interview_id), f"Interview {interview_id}", text)
         sources.append(source)
-        for row in group.itertuples():
-            if row.turn_id not in stage_rows.index:
-                continue
-            entry = stage_rows.loc[row.turn_id]
-            picked = [s for s in list(entry["stages"]) if s in stage_codes]
-            if not picked:
-                continue
-            code_guids = [stage_codes[s].guid for s in picked]
-            topic = topic_of.get(row.turn_id)
-            # A theme sits under its primary stage; coding a turn of another stage with it
-            # would tell a QDA tool that the turn also has that stage.
-            if topic is not None and int(topic) in theme_codes and theme_stage[int(topic)] in picked:
-                code_guids.append(theme_codes[int(topic)].guid)
-            if entry["kind"] in kind_codes:
-                code_guids.append(kind_codes[entry["kind"]].guid)
-            start, end = spans[row.turn_id]
-            selections.append(Selection(guid("selection", row.turn_id, "suite"), source.guid, start, end, code_guids, suite_user,
-                                        name=f"{row.speaker_id} turn {row.turn_index}"))
-        if human_codes is not None and len(human_codes):
-            mine = human_codes[(human_codes["interview_id"] == interview_id) & human_codes["turn_index"].notna()]
-            index_to_turn = dict(zip(group["turn_index"], group["turn_id"]))
-            for (turn_index, coder), items in mine.groupby(["turn_index", mine["coder"].fillna("coder")]):
-                turn_id = index_to_turn.get(int(turn_index))
-                if turn_id is None:
-                    continue
-                start, end = spans[turn_id]
-                selections.append(Selection(guid("selection", turn_id, "human", coder), source.guid, start, end,
-                                            sorted({human_code_guid[c] for c in items["code"]}), guid("user", "human", coder),
-                                            name=f"{coder} turn {int(turn_index)}"))
-        interviewee = group[group["role"] == "interviewee"]
-        for speaker_id, own in interviewee.groupby("speaker_id"):
-            cases.append(Case(guid("case", speaker_id), str(speaker_id), [source.guid], {
-                "interview": str(interview_id), "answers": int(len(own)), "words": int(own["n_words"].sum()),
-                "format": str(own["format"].iloc[0])}))
+        selections += _suite_selections(group, source, spans, stage_rows, suite)
+        if human_root is not None:
+            selections += _human_selections(group, interview_id, source, spans, human_codes, human_root)
+        cases += _interviewee_cases(group, interview_id, source)
     variables = {"interview": "Text", "answers": "Integer", "words": "Integer", "format": "Text"}
     return Project(name, users, roots, sources, selections, cases, variables, origin)
 
 
 # ---------------------------------------------------------------- writing
+
 
 def _q(tag: str, ns: str = PROJECT_NS) -> str:
     return f"{{{ns}}}{tag}"
@@ -223,8 +338,9 @@ def _code_element(parent: ET.Element, code: Code, ns: str) -> None:
 def project_xml(project: Project) -> bytes:
     """``project.qde`` as bytes (UTF-8, with declaration)."""
     ET.register_namespace("", PROJECT_NS)
-    root = ET.Element(_q("Project"), {"name": project.name, "origin": project.origin,
-                                      "creatingUserGUID": next(iter(project.users))})
+    root = ET.Element(
+        _q("Project"), {"name": project.name, "origin": project.origin, "creatingUserGUID": next(iter(project.users))}
+    )
     users = ET.SubElement(root, _q("Users"))
     for user_guid, user_name in project.users.items():
         ET.SubElement(users, _q("User"), {"guid": user_guid, "name": user_name})
@@ -235,7 +351,9 @@ def project_xml(project: Project) -> bytes:
     if project.variables:
         variables = ET.SubElement(root, _q("Variables"))
         for name, kind in project.variables.items():
-            ET.SubElement(variables, _q("Variable"), {"guid": variable_guids[name], "name": name, "typeOfVariable": kind})
+            ET.SubElement(
+                variables, _q("Variable"), {"guid": variable_guids[name], "name": name, "typeOfVariable": kind}
+            )
     if project.cases:
         cases = ET.SubElement(root, _q("Cases"))
         for case in project.cases:
@@ -252,16 +370,34 @@ def project_xml(project: Project) -> bytes:
     for selection in project.selections:
         by_source.setdefault(selection.source, []).append(selection)
     for source in project.sources:
-        element = ET.SubElement(sources, _q("TextSource"), {"guid": source.guid, "name": source.name,
-                                                           "plainTextPath": f"internal://{source.guid}.txt",
-                                                           "creatingUser": next(iter(project.users))})
+        element = ET.SubElement(
+            sources,
+            _q("TextSource"),
+            {
+                "guid": source.guid,
+                "name": source.name,
+                "plainTextPath": f"internal://{source.guid}.txt",
+                "creatingUser": next(iter(project.users)),
+            },
+        )
         for selection in sorted(by_source.get(source.guid, []), key=lambda s: (s.start, s.end, s.guid)):
-            sel = ET.SubElement(element, _q("PlainTextSelection"), {
-                "guid": selection.guid, "name": selection.name, "startPosition": str(selection.start),
-                "endPosition": str(selection.end), "creatingUser": selection.user})
+            sel = ET.SubElement(
+                element,
+                _q("PlainTextSelection"),
+                {
+                    "guid": selection.guid,
+                    "name": selection.name,
+                    "startPosition": str(selection.start),
+                    "endPosition": str(selection.end),
+                    "creatingUser": selection.user,
+                },
+            )
             for code_guid in selection.codes:
-                coding = ET.SubElement(sel, _q("Coding"), {"guid": guid("coding", selection.guid, code_guid),
-                                                          "creatingUser": selection.user})
+                coding = ET.SubElement(
+                    sel,
+                    _q("Coding"),
+                    {"guid": guid("coding", selection.guid, code_guid), "creatingUser": selection.user},
+                )
                 ET.SubElement(coding, _q("CodeRef"), {"targetGUID": code_guid})
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
@@ -283,6 +419,7 @@ def write_qdpx(project: Project, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+
         def add(name: str, data: bytes) -> None:
             info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
@@ -303,15 +440,21 @@ def write_qdc(codes: list[Code], path: str | Path, origin: str = "analysis") -> 
 
 # ---------------------------------------------------------------- reading
 
+
 class QdpxError(ValueError):
     """A .qdpx file that cannot be read, with the file named."""
 
 
 def _read_code(element: ET.Element) -> Code:
     description = element.find(_q("Description"))
-    return Code(element.get("guid"), element.get("name"), description.text if description is not None and description.text else "",
-                element.get("color"), element.get("isCodable") == "true",
-                [_read_code(child) for child in element.findall(_q("Code"))])
+    return Code(
+        element.get("guid"),
+        element.get("name"),
+        description.text if description is not None and description.text else "",
+        element.get("color"),
+        element.get("isCodable") == "true",
+        [_read_code(child) for child in element.findall(_q("Code"))],
+    )
 
 
 def read_qdpx(path: str | Path) -> Project:
@@ -349,7 +492,9 @@ def read_qdpx(path: str | Path) -> Project:
                 try:
                     text = archive.read(member).decode("utf-8")
                 except KeyError:
-                    raise QdpxError(f"{path.name}: source {element.get('name')!r} points to {member}, which is not in the archive") from None
+                    raise QdpxError(
+                        f"{path.name}: source {element.get('name')!r} points to {member}, which is not in the archive"
+                    ) from None
             else:
                 raise QdpxError(f"{path.name}: source {element.get('name')!r} has neither plain text nor a path")
             source = Source(element.get("guid"), element.get("name") or "", text)
@@ -357,13 +502,28 @@ def read_qdpx(path: str | Path) -> Project:
             for sel in element.findall(_q("PlainTextSelection")):
                 start, end = int(sel.get("startPosition")), int(sel.get("endPosition"))
                 if not 0 <= start <= end <= len(text):
-                    raise QdpxError(f"{path.name}: selection {sel.get('guid')} ({start}-{end}) lies outside source {source.name!r}")
+                    raise QdpxError(
+                        f"{path.name}: selection {sel.get('guid')} ({start}-{end}) lies outside source {source.name!r}"
+                    )
                 code_refs = [c.find(_q("CodeRef")).get("targetGUID") for c in sel.findall(_q("Coding"))]
-                selections.append(Selection(sel.get("guid"), source.guid, start, end, code_refs,
-                                            sel.get("creatingUser") or "", sel.get("name") or ""))
-        cases = [Case(c.get("guid"), c.get("name") or "", [r.get("targetGUID") for r in c.findall(_q("SourceRef"))], {})
-                 for c in root.iter(_q("Case"))]
-    project = Project(root.get("name") or path.stem, users, codes, sources, selections, cases, origin=root.get("origin") or "")
+                selections.append(
+                    Selection(
+                        sel.get("guid"),
+                        source.guid,
+                        start,
+                        end,
+                        code_refs,
+                        sel.get("creatingUser") or "",
+                        sel.get("name") or "",
+                    )
+                )
+        cases = [
+            Case(c.get("guid"), c.get("name") or "", [r.get("targetGUID") for r in c.findall(_q("SourceRef"))], {})
+            for c in root.iter(_q("Case"))
+        ]
+    project = Project(
+        root.get("name") or path.stem, users, codes, sources, selections, cases, origin=root.get("origin") or ""
+    )
     known = project.all_codes()
     for selection in selections:
         for ref in selection.codes:

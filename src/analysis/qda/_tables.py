@@ -8,11 +8,27 @@ import pandas as pd
 
 from .._ids import natural_sorted
 
-SEGMENT_COLUMNS = ["interview_id", "turn_id", "turn_index", "speaker_id", "source_file", "line_start", "line_end",
-                   "text", "stage", "stage_name", "topic", "theme", "kind", "score"]
+SEGMENT_COLUMNS = [
+    "interview_id",
+    "turn_id",
+    "turn_index",
+    "speaker_id",
+    "source_file",
+    "line_start",
+    "line_end",
+    "text",
+    "stage",
+    "stage_name",
+    "topic",
+    "theme",
+    "kind",
+    "score",
+]
 
 
-def coded_segments(turns: pd.DataFrame, stages: pd.DataFrame, topics: pd.DataFrame, topic_info: pd.DataFrame, taxonomy) -> pd.DataFrame:
+def coded_segments(
+    turns: pd.DataFrame, stages: pd.DataFrame, topics: pd.DataFrame, topic_info: pd.DataFrame, taxonomy
+) -> pd.DataFrame:
     """One row per (coded interviewee turn, stage): where it is, what it says, its
     stage, theme (topic), kind and the stage's score.
 
@@ -27,13 +43,24 @@ def coded_segments(turns: pd.DataFrame, stages: pd.DataFrame, topics: pd.DataFra
         for stage in list(entry.stages):
             turn = by_id.loc[entry.turn_id]
             topic = topic_of.get(entry.turn_id)
-            rows.append({"interview_id": turn["interview_id"], "turn_id": entry.turn_id, "turn_index": int(turn["turn_index"]),
-                         "speaker_id": turn["speaker_id"], "source_file": turn["source_file"],
-                         "line_start": int(turn["line_start"]), "line_end": int(turn["line_end"]), "text": turn["text"],
-                         "stage": stage, "stage_name": taxonomy.name_of(stage),
-                         "topic": None if topic is None else int(topic),
-                         "theme": None if topic is None else label.get(topic, ""),
-                         "kind": entry.kind, "score": float(getattr(entry, f"score_{stage}"))})
+            rows.append(
+                {
+                    "interview_id": turn["interview_id"],
+                    "turn_id": entry.turn_id,
+                    "turn_index": int(turn["turn_index"]),
+                    "speaker_id": turn["speaker_id"],
+                    "source_file": turn["source_file"],
+                    "line_start": int(turn["line_start"]),
+                    "line_end": int(turn["line_end"]),
+                    "text": turn["text"],
+                    "stage": stage,
+                    "stage_name": taxonomy.name_of(stage),
+                    "topic": None if topic is None else int(topic),
+                    "theme": None if topic is None else label.get(topic, ""),
+                    "kind": entry.kind,
+                    "score": float(getattr(entry, f"score_{stage}")),
+                }
+            )
     return pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
 
 

@@ -5,21 +5,55 @@ Nothing outside this package imports it, but the command line's ``report`` verb.
 """
 
 from ._charts import (
-    interviewees_per_theme_figure, saturation_figure, stage_by_interviewee_figure, stage_distribution_figure,
-    theme_cooccurrence_figure, theme_heatmap_figure, topic_stage_figure, words_by_role_figure,
+    interviewees_per_theme_figure,
+    saturation_figure,
+    stage_by_interviewee_figure,
+    stage_distribution_figure,
+    theme_cooccurrence_figure,
+    theme_heatmap_figure,
+    topic_stage_figure,
+    words_by_role_figure,
 )
 from ._explorer import ThemeExplorer
 from ._notebook import setup_notebook
 from ._render import run_report
 from ._tables import (
-    agreement_by_interview, headline_table, stage_summary, taxonomy_table, topic_stage_table, topic_table,
+    agreement_by_interview,
+    headline_table,
+    stage_summary,
+    taxonomy_table,
+    topic_stage_table,
+    topic_table,
 )
 from ._themes import ThemeTables, saturation_milestones, saturation_table, stage_quotes, theme_tables, theme_tables_for
 from ._topic_charts import document_map, topic_barchart, topic_hierarchy, topics_per_interviewee
 
-__all__ = ["ThemeExplorer", "ThemeTables", "agreement_by_interview", "document_map", "headline_table",
-           "interviewees_per_theme_figure", "run_report", "saturation_figure", "saturation_milestones",
-           "saturation_table", "setup_notebook", "stage_by_interviewee_figure", "stage_distribution_figure",
-           "stage_quotes", "stage_summary", "taxonomy_table", "theme_cooccurrence_figure", "theme_heatmap_figure",
-           "theme_tables", "theme_tables_for", "topic_barchart", "topic_hierarchy", "topic_stage_figure",
-           "topic_stage_table", "topic_table", "topics_per_interviewee", "words_by_role_figure"]
+__all__ = [
+    "ThemeExplorer",
+    "ThemeTables",
+    "agreement_by_interview",
+    "document_map",
+    "headline_table",
+    "interviewees_per_theme_figure",
+    "run_report",
+    "saturation_figure",
+    "saturation_milestones",
+    "saturation_table",
+    "setup_notebook",
+    "stage_by_interviewee_figure",
+    "stage_distribution_figure",
+    "stage_quotes",
+    "stage_summary",
+    "taxonomy_table",
+    "theme_cooccurrence_figure",
+    "theme_heatmap_figure",
+    "theme_tables",
+    "theme_tables_for",
+    "topic_barchart",
+    "topic_hierarchy",
+    "topic_stage_figure",
+    "topic_stage_table",
+    "topic_table",
+    "topics_per_interviewee",
+    "words_by_role_figure",
+]

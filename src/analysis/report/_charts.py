@@ -39,19 +39,27 @@ def words_by_role_figure(summary: pd.DataFrame) -> go.Figure:
         if column not in summary or not summary[column].any():
             continue
         fig.add_bar(
-            name=role, x=labels, y=summary[column].tolist(), marker_color=ROLE_COLOURS[role],
+            name=role,
+            x=labels,
+            y=summary[column].tolist(),
+            marker_color=ROLE_COLOURS[role],
             hovertemplate="%{x}<br>" + role + ": %{y} words<extra></extra>",
         )
     fig.update_layout(
         title="Words spoken per interview, by role",
-        xaxis_title="Interview", yaxis_title="Words", barmode="group",
+        xaxis_title="Interview",
+        yaxis_title="Words",
+        barmode="group",
         xaxis={"type": "category", "tickangle": -45 if len(labels) > 20 else 0},
-        legend_title_text="Role", template="plotly_white",
+        legend_title_text="Role",
+        template="plotly_white",
     )
     return fig
 
 
-def stage_by_interviewee_figure(predictions: pd.DataFrame, speaker_of: dict[str, str], stage_names: dict[str, str]) -> go.Figure:
+def stage_by_interviewee_figure(
+    predictions: pd.DataFrame, speaker_of: dict[str, str], stage_names: dict[str, str]
+) -> go.Figure:
     """Heatmap of coded answers per interviewee (rows) and stage (columns).
 
     Args:
@@ -75,13 +83,24 @@ def stage_by_interviewee_figure(predictions: pd.DataFrame, speaker_of: dict[str,
             if person in counts and s in counts[person]:
                 counts[person][s] += 1
     z = [[counts[p][s] for s in stages] for p in people]
-    fig = go.Figure(go.Heatmap(
-        z=z, x=[stage_names[s] for s in stages], y=people, colorscale="Cividis", colorbar={"title": "answers"},
-        hovertemplate="%{y}<br>%{x}: %{z} coded answers<extra></extra>",
-    ))
-    fig.update_layout(title="Coded answers per interviewee and lifecycle stage", xaxis_title="Stage",
-                      yaxis_title="Interviewee", yaxis={"autorange": "reversed", "type": "category"},
-                      height=max(320, 18 * len(people) + 160), template="plotly_white")
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=[stage_names[s] for s in stages],
+            y=people,
+            colorscale="Cividis",
+            colorbar={"title": "answers"},
+            hovertemplate="%{y}<br>%{x}: %{z} coded answers<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title="Coded answers per interviewee and lifecycle stage",
+        xaxis_title="Stage",
+        yaxis_title="Interviewee",
+        yaxis={"autorange": "reversed", "type": "category"},
+        height=max(320, 18 * len(people) + 160),
+        template="plotly_white",
+    )
     return fig
 
 
@@ -97,12 +116,24 @@ def topic_stage_figure(mix: pd.DataFrame, labels: dict[int, str], stage_names: d
     names = [f"{labels.get(int(t), t)} ({int(n)})" for t, n in zip(real["topic"], real["answers"])]
     fig = go.Figure()
     for k, (stage, name) in enumerate(stage_names.items()):
-        fig.add_bar(y=names, x=real[f"share_{stage}"].tolist(), name=name, orientation="h",
-                    marker_color=OKABE_ITO[k % len(OKABE_ITO)],
-                    hovertemplate="%{y}<br>" + name + ": %{x:.0%}<extra></extra>")
-    fig.update_layout(title="Lifecycle stages within each topic", barmode="stack", xaxis_title="Share of the topic's coded answers",
-                      yaxis_title="Topic (answers)", xaxis={"tickformat": ".0%", "range": [0, 1]},
-                      height=max(360, 20 * len(real) + 160), legend_title_text="Stage", template="plotly_white")
+        fig.add_bar(
+            y=names,
+            x=real[f"share_{stage}"].tolist(),
+            name=name,
+            orientation="h",
+            marker_color=OKABE_ITO[k % len(OKABE_ITO)],
+            hovertemplate="%{y}<br>" + name + ": %{x:.0%}<extra></extra>",
+        )
+    fig.update_layout(
+        title="Lifecycle stages within each topic",
+        barmode="stack",
+        xaxis_title="Share of the topic's coded answers",
+        yaxis_title="Topic (answers)",
+        xaxis={"tickformat": ".0%", "range": [0, 1]},
+        height=max(360, 20 * len(real) + 160),
+        legend_title_text="Stage",
+        template="plotly_white",
+    )
     return fig
 
 
@@ -139,32 +170,63 @@ def theme_heatmap_figure(tables: ThemeTables) -> go.Figure:
     """
     people = natural_sorted(tables.answers["speaker_id"].unique())
     topics = tables.themes["topic"].tolist()
-    counts = pd.crosstab(tables.answers["speaker_id"], tables.answers["topic"]).reindex(index=people, columns=topics, fill_value=0)
+    counts = pd.crosstab(tables.answers["speaker_id"], tables.answers["topic"]).reindex(
+        index=people, columns=topics, fill_value=0
+    )
     # exemplar: the interviewee's longest answer in the theme (most context for a reader)
-    exemplar = (tables.answers.assign(_len=tables.answers["text"].str.len())
-                .sort_values(["_len", "turn_id"], ascending=[False, True])
-                .drop_duplicates(["speaker_id", "topic"]).set_index(["speaker_id", "topic"])["text"])
+    exemplar = (
+        tables.answers.assign(_len=tables.answers["text"].str.len())
+        .sort_values(["_len", "turn_id"], ascending=[False, True])
+        .drop_duplicates(["speaker_id", "topic"])
+        .set_index(["speaker_id", "topic"])["text"]
+    )
     theme_names = dict(zip(tables.themes["topic"], tables.themes["theme"]))
     stage_of = dict(zip(tables.themes["topic"], tables.themes["stage_name"]))
-    hover = [[(f"<b>{_esc(theme_names[t], 80)}</b> ({_esc(stage_of[t])})<br>{p}: {counts.at[p, t]} answers"
-               + (f"<br><i>“{_esc(exemplar.get((p, t), ''), 160)}”</i>" if counts.at[p, t] else ""))
-              for t in topics] for p in people]
-    fig = go.Figure(go.Heatmap(
-        z=counts.to_numpy().tolist(), x=_theme_axis(tables.themes), y=people, customdata=hover,
-        hovertemplate="%{customdata}<extra></extra>", colorscale="Cividis", colorbar={"title": "answers"},
-        xgap=1, ygap=1,
-    ))
+    hover = [
+        [
+            (
+                f"<b>{_esc(theme_names[t], 80)}</b> ({_esc(stage_of[t])})<br>{p}: {counts.at[p, t]} answers"
+                + (f"<br><i>“{_esc(exemplar.get((p, t), ''), 160)}”</i>" if counts.at[p, t] else "")
+            )
+            for t in topics
+        ]
+        for p in people
+    ]
+    fig = go.Figure(
+        go.Heatmap(
+            z=counts.to_numpy().tolist(),
+            x=_theme_axis(tables.themes),
+            y=people,
+            customdata=hover,
+            hovertemplate="%{customdata}<extra></extra>",
+            colorscale="Cividis",
+            colorbar={"title": "answers"},
+            xgap=1,
+            ygap=1,
+        )
+    )
     # stage bands above the columns, so the grouping is visible
     for stage, group in tables.themes.reset_index().groupby("stage", sort=False):
         first, last = group.index.min(), group.index.max()
-        fig.add_annotation(x=(first + last) / 2, y=1.0, xref="x", yref="paper", yanchor="bottom", showarrow=False,
-                           text=_esc(tables.stage_names.get(stage, stage), 24), font={"size": 10})
+        fig.add_annotation(
+            x=(first + last) / 2,
+            y=1.0,
+            xref="x",
+            yref="paper",
+            yanchor="bottom",
+            showarrow=False,
+            text=_esc(tables.stage_names.get(stage, stage), 24),
+            font={"size": 10},
+        )
     fig.update_layout(
         title="Issue frequency: answers per interviewee and theme (themes grouped by lifecycle stage)",
-        xaxis_title="Theme", yaxis_title="Interviewee", template="plotly_white",
+        xaxis_title="Theme",
+        yaxis_title="Interviewee",
+        template="plotly_white",
         xaxis={"tickangle": -60, "tickfont": {"size": 9}, "type": "category"},
         yaxis={"autorange": "reversed", "type": "category", "tickfont": {"size": 10}},
-        height=max(420, 16 * len(people) + 320), width=max(700, 16 * len(topics) + 360),
+        height=max(420, 16 * len(people) + 320),
+        width=max(700, 16 * len(topics) + 360),
         margin={"t": 110, "b": 260},
     )
     return fig
@@ -179,7 +241,8 @@ def interviewees_per_theme_figure(tables: ThemeTables) -> go.Figure:
         >>> t = ThemeTables(pd.DataFrame({"turn_id": ["a", "b", "c"], "speaker_id": ["I1", "I2", "I2"],
         ...     "topic": [0, 0, 0], "theme": ["labels"] * 3, "stage": ["data"] * 3,
         ...     "kind": ["issue", "issue", "fix"], "text": ["x", "y", "z"]}),
-        ...     pd.DataFrame({"topic": [0], "theme": ["labels"], "stage": ["data"], "stage_name": ["Data"], "answers": [3]}),
+        ...     pd.DataFrame({"topic": [0], "theme": ["labels"], "stage": ["data"], "stage_name": ["Data"],
+        ...                   "answers": [3]}),
         ...     {"data": "Data"})
         >>> [(tr.name, tr.x) for tr in interviewees_per_theme_figure(t).data][:3]
         [('mentions it', (2,)), ('as an issue', (2,)), ('as a mitigation', (1,))]
@@ -188,29 +251,68 @@ def interviewees_per_theme_figure(tables: ThemeTables) -> go.Figure:
     mention = a.groupby("topic")["speaker_id"].nunique()
     issue = a[a["kind"] == "issue"].groupby("topic")["speaker_id"].nunique()
     fix = a[a["kind"] == "fix"].groupby("topic")["speaker_id"].nunique()
-    themes = tables.themes.assign(mention=tables.themes["topic"].map(mention).fillna(0).astype(int),
-                                  issue=tables.themes["topic"].map(issue).fillna(0).astype(int),
-                                  fix=tables.themes["topic"].map(fix).fillna(0).astype(int))
+    themes = tables.themes.assign(
+        mention=tables.themes["topic"].map(mention).fillna(0).astype(int),
+        issue=tables.themes["topic"].map(issue).fillna(0).astype(int),
+        fix=tables.themes["topic"].map(fix).fillna(0).astype(int),
+    )
     themes = themes.sort_values(["mention", "answers", "topic"], ascending=[True, True, False])
     names = _theme_axis(themes)
     colours = _stage_colour(tables.stage_names)
     bar_colours = [colours.get(s, "#999999") for s in themes["stage"]]
     stage_text = [_esc(n) for n in themes["stage_name"].fillna("")]
     fig = go.Figure()
-    fig.add_bar(y=names, x=themes["mention"].tolist(), orientation="h", name="mentions it", marker_color=bar_colours,
-                customdata=stage_text, hovertemplate="%{y}<br>%{customdata}<br>%{x} interviewees<extra></extra>")
-    fig.add_bar(y=names, x=themes["issue"].tolist(), orientation="h", name="as an issue", marker_color="#D55E00",
-                marker_pattern_shape="", opacity=0.55, hovertemplate="%{y}<br>%{x} interviewees raise it as an issue<extra></extra>")
-    fig.add_bar(y=names, x=themes["fix"].tolist(), orientation="h", name="as a mitigation", marker_color="#009E73",
-                marker_pattern_shape="/", opacity=0.55, hovertemplate="%{y}<br>%{x} interviewees describe a mitigation<extra></extra>")
+    fig.add_bar(
+        y=names,
+        x=themes["mention"].tolist(),
+        orientation="h",
+        name="mentions it",
+        marker_color=bar_colours,
+        customdata=stage_text,
+        hovertemplate="%{y}<br>%{customdata}<br>%{x} interviewees<extra></extra>",
+    )
+    fig.add_bar(
+        y=names,
+        x=themes["issue"].tolist(),
+        orientation="h",
+        name="as an issue",
+        marker_color="#D55E00",
+        marker_pattern_shape="",
+        opacity=0.55,
+        hovertemplate="%{y}<br>%{x} interviewees raise it as an issue<extra></extra>",
+    )
+    fig.add_bar(
+        y=names,
+        x=themes["fix"].tolist(),
+        orientation="h",
+        name="as a mitigation",
+        marker_color="#009E73",
+        marker_pattern_shape="/",
+        opacity=0.55,
+        hovertemplate="%{y}<br>%{x} interviewees describe a mitigation<extra></extra>",
+    )
     for stage, name in tables.stage_names.items():  # legend entries for the stage colours
         if stage in set(themes["stage"]):
-            fig.add_scatter(x=[None], y=[None], mode="markers", marker={"color": colours[stage], "size": 10, "symbol": "square"},
-                            name=_esc(name), legendgroup="stages", showlegend=True, hoverinfo="skip")
-    fig.update_layout(title="Interviewees per theme (bar colour: lifecycle stage)", barmode="group",
-                      xaxis_title="Interviewees", yaxis_title="Theme", template="plotly_white",
-                      yaxis={"tickfont": {"size": 9}, "type": "category"}, height=max(420, 30 * len(themes) + 160),
-                      legend={"orientation": "v"})
+            fig.add_scatter(
+                x=[None],
+                y=[None],
+                mode="markers",
+                marker={"color": colours[stage], "size": 10, "symbol": "square"},
+                name=_esc(name),
+                legendgroup="stages",
+                showlegend=True,
+                hoverinfo="skip",
+            )
+    fig.update_layout(
+        title="Interviewees per theme (bar colour: lifecycle stage)",
+        barmode="group",
+        xaxis_title="Interviewees",
+        yaxis_title="Theme",
+        template="plotly_white",
+        yaxis={"tickfont": {"size": 9}, "type": "category"},
+        height=max(420, 30 * len(themes) + 160),
+        legend={"orientation": "v"},
+    )
     return fig
 
 
@@ -226,11 +328,25 @@ def stage_distribution_figure(predictions: pd.DataFrame, stage_names: dict[str, 
     names = list(stage_names.values())
     fig = go.Figure()
     for kind, colour, pattern in (("issue", "#D55E00", ""), ("fix", "#009E73", "/")):
-        counts = [int(sum(1 for st, k in zip(lists, predictions["kind"]) if s in st and k == kind)) for s in stage_names]
-        fig.add_bar(x=names, y=counts, name=kind, marker_color=colour, marker_pattern_shape=pattern,
-                    hovertemplate="%{x}<br>" + kind + ": %{y} answers<extra></extra>")
-    fig.update_layout(title="Coded answers per lifecycle stage", barmode="stack", xaxis_title="Stage",
-                      yaxis_title="Answers", template="plotly_white", legend_title_text="Kind")
+        counts = [
+            int(sum(1 for st, k in zip(lists, predictions["kind"]) if s in st and k == kind)) for s in stage_names
+        ]
+        fig.add_bar(
+            x=names,
+            y=counts,
+            name=kind,
+            marker_color=colour,
+            marker_pattern_shape=pattern,
+            hovertemplate="%{x}<br>" + kind + ": %{y} answers<extra></extra>",
+        )
+    fig.update_layout(
+        title="Coded answers per lifecycle stage",
+        barmode="stack",
+        xaxis_title="Stage",
+        yaxis_title="Answers",
+        template="plotly_white",
+        legend_title_text="Kind",
+    )
     return fig
 
 
@@ -239,7 +355,8 @@ def theme_cooccurrence_figure(tables: ThemeTables) -> go.Figure:
 
     Example:
         >>> t = ThemeTables(pd.DataFrame({"turn_id": list("abc"), "speaker_id": ["I1", "I1", "I2"],
-        ...     "topic": [0, 1, 0], "theme": ["x", "y", "x"], "stage": ["data"] * 3, "kind": [""] * 3, "text": list("abc")}),
+        ...     "topic": [0, 1, 0], "theme": ["x", "y", "x"], "stage": ["data"] * 3, "kind": [""] * 3,
+        ...     "text": list("abc")}),
         ...     pd.DataFrame({"topic": [0, 1], "theme": ["x", "y"], "stage": ["data"] * 2, "stage_name": ["Data"] * 2,
         ...                   "answers": [2, 1]}), {"data": "Data"})
         >>> [list(row) for row in theme_cooccurrence_figure(t).data[0].z]
@@ -250,14 +367,27 @@ def theme_cooccurrence_figure(tables: ThemeTables) -> go.Figure:
     presence = presence.reindex(columns=topics, fill_value=0)
     both = presence.T.dot(presence)
     names = _theme_axis(tables.themes)
-    fig = go.Figure(go.Heatmap(z=both.to_numpy().tolist(), x=names, y=names, colorscale="Cividis",
-                               colorbar={"title": "interviewees"},
-                               hovertemplate="%{y}<br>%{x}<br>%{z} interviewees mention both<extra></extra>"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=both.to_numpy().tolist(),
+            x=names,
+            y=names,
+            colorscale="Cividis",
+            colorbar={"title": "interviewees"},
+            hovertemplate="%{y}<br>%{x}<br>%{z} interviewees mention both<extra></extra>",
+        )
+    )
     size = max(520, 14 * len(topics) + 320)
-    fig.update_layout(title="Co-occurrence of themes within interviewees", xaxis_title="Theme", yaxis_title="Theme",
-                      template="plotly_white", height=size, width=size,
-                      xaxis={"tickangle": -60, "tickfont": {"size": 8}, "type": "category"},
-                      yaxis={"autorange": "reversed", "tickfont": {"size": 8}, "type": "category"})
+    fig.update_layout(
+        title="Co-occurrence of themes within interviewees",
+        xaxis_title="Theme",
+        yaxis_title="Theme",
+        template="plotly_white",
+        height=size,
+        width=size,
+        xaxis={"tickangle": -60, "tickfont": {"size": 8}, "type": "category"},
+        yaxis={"autorange": "reversed", "tickfont": {"size": 8}, "type": "category"},
+    )
     return fig
 
 
@@ -266,15 +396,39 @@ def saturation_figure(saturation: pd.DataFrame) -> go.Figure:
     themes per added interview (bars), averaged over random interview orders."""
     k = saturation["interviews"].tolist()
     fig = go.Figure()
-    fig.add_bar(x=k, y=saturation["new_themes"].tolist(), name="new themes (mean)", marker_color=OKABE_ITO[1], yaxis="y2", opacity=0.45,
-                hovertemplate="interview %{x}: %{y:.2f} new themes on average<extra></extra>")
-    fig.add_scatter(x=k + k[::-1], y=saturation["share_high"].tolist() + saturation["share_low"].tolist()[::-1],
-                    mode="lines", fill="toself", fillcolor="rgba(0,114,178,0.15)", line={"width": 0}, name="95% of orders",
-                    hoverinfo="skip")
-    fig.add_scatter(x=k, y=saturation["share_reached"].tolist(), mode="lines+markers", name="share of themes reached",
-                    line={"color": OKABE_ITO[4]}, hovertemplate="after %{x} interviews: %{y:.0%} of themes<extra></extra>")
-    fig.update_layout(title="Thematic saturation: themes reached as interviews are added (random orders)",
-                      xaxis_title="Interviews added", yaxis={"title": "Share of all themes", "tickformat": ".0%", "range": [0, 1.02]},
-                      yaxis2={"title": "New themes per interview", "overlaying": "y", "side": "right", "showgrid": False},
-                      template="plotly_white", legend={"orientation": "h", "y": -0.2})
+    fig.add_bar(
+        x=k,
+        y=saturation["new_themes"].tolist(),
+        name="new themes (mean)",
+        marker_color=OKABE_ITO[1],
+        yaxis="y2",
+        opacity=0.45,
+        hovertemplate="interview %{x}: %{y:.2f} new themes on average<extra></extra>",
+    )
+    fig.add_scatter(
+        x=k + k[::-1],
+        y=saturation["share_high"].tolist() + saturation["share_low"].tolist()[::-1],
+        mode="lines",
+        fill="toself",
+        fillcolor="rgba(0,114,178,0.15)",
+        line={"width": 0},
+        name="95% of orders",
+        hoverinfo="skip",
+    )
+    fig.add_scatter(
+        x=k,
+        y=saturation["share_reached"].tolist(),
+        mode="lines+markers",
+        name="share of themes reached",
+        line={"color": OKABE_ITO[4]},
+        hovertemplate="after %{x} interviews: %{y:.0%} of themes<extra></extra>",
+    )
+    fig.update_layout(
+        title="Thematic saturation: themes reached as interviews are added (random orders)",
+        xaxis_title="Interviews added",
+        yaxis={"title": "Share of all themes", "tickformat": ".0%", "range": [0, 1.02]},
+        yaxis2={"title": "New themes per interview", "overlaying": "y", "side": "right", "showgrid": False},
+        template="plotly_white",
+        legend={"orientation": "h", "y": -0.2},
+    )
     return fig

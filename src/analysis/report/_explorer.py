@@ -28,14 +28,16 @@ class ThemeExplorer:
 
     Args:
         turns: the turns table (questions, source file and line come from it).
-        tables: :class:`analysis._charts.ThemeTables` of the run.
+        tables: :class:`analysis.report.ThemeTables` of the run.
         original_labels: topic -> label as the topic model named it.
         labels_path: where renames are saved.
         page_size: quotes shown at once.
     """
 
-    def __init__(self, turns: pd.DataFrame, tables, original_labels: dict[int, str], labels_path: str | Path, page_size: int = 20):
-        import ipywidgets as w
+    def __init__(
+        self, turns: pd.DataFrame, tables, original_labels: dict[int, str], labels_path: str | Path, page_size: int = 20
+    ):
+        import ipywidgets as w  # needs a kernel: loaded only for the live explorer
 
         self.labels_path = Path(labels_path)
         self.original = dict(original_labels)
@@ -49,7 +51,9 @@ class ThemeExplorer:
         self.page_size = page_size
         self.labels = dict(zip(tables.themes["topic"], tables.themes["theme"]))
 
-        self.stage = w.Dropdown(description="Stage", options=[(ALL, ALL)] + [(n, s) for s, n in self.stage_names.items()], value=ALL)
+        self.stage = w.Dropdown(
+            description="Stage", options=[(ALL, ALL)] + [(n, s) for s, n in self.stage_names.items()], value=ALL
+        )
         self.theme = w.Dropdown(description="Theme", options=self._theme_options(), value=ALL)
         people = natural_sorted(data["speaker_id"].unique())
         self.interviewee = w.Dropdown(description="Interviewee", options=[ALL] + people, value=ALL)
@@ -62,10 +66,16 @@ class ThemeExplorer:
         for control in (self.stage, self.theme, self.interviewee, self.kind, self.search):
             control.observe(self._refresh, names="value")
         self.rename_button.on_click(lambda _: self.rename(self.theme.value, self.new_label.value))
-        self.widget = w.VBox([
-            w.HBox([self.stage, self.theme]), w.HBox([self.interviewee, self.kind]), self.search,
-            w.HBox([self.new_label, self.rename_button]), self.status, self.output,
-        ])
+        self.widget = w.VBox(
+            [
+                w.HBox([self.stage, self.theme]),
+                w.HBox([self.interviewee, self.kind]),
+                self.search,
+                w.HBox([self.new_label, self.rename_button]),
+                self.status,
+                self.output,
+            ]
+        )
         self._refresh()
 
     def _theme_options(self):
@@ -85,7 +95,10 @@ class ThemeExplorer:
             d = d[d["kind"] == self.kind.value]
         query = self.search.value.strip().lower()
         if query:
-            d = d[d["text"].str.lower().str.contains(query, regex=False) | d["question"].str.lower().str.contains(query, regex=False)]
+            d = d[
+                d["text"].str.lower().str.contains(query, regex=False)
+                | d["question"].str.lower().str.contains(query, regex=False)
+            ]
         return d
 
     def render(self, matches: pd.DataFrame | None = None) -> str:
@@ -101,7 +114,8 @@ class ThemeExplorer:
                 f"<div style='color:#555;font-size:90%'>{theme} · {stage}{kind} · {html.escape(row.speaker_id)} · "
                 f"{html.escape(str(row.source_file))}:{row.line_start}</div>"
                 f"<div style='color:#555;font-size:90%'>Q: {html.escape(' '.join(str(row.question).split()))}</div>"
-                f"<div>{html.escape(' '.join(str(row.text).split()))}</div></div>")
+                f"<div>{html.escape(' '.join(str(row.text).split()))}</div></div>"
+            )
         if len(matches) > self.page_size:
             parts.append(f"<p>… and {len(matches) - self.page_size} more (narrow the filters)</p>")
         return "".join(parts)
@@ -109,10 +123,15 @@ class ThemeExplorer:
     def snapshot(self):
         """The filters and the quotes they show, as static HTML (for HTML reports, where
         live widgets cannot run)."""
-        from IPython.display import HTML
+        from IPython.display import HTML  # needs IPython: only in a notebook
 
-        filters = {"stage": self.stage.label, "theme": self.theme.label, "interviewee": self.interviewee.value,
-                   "kind": self.kind.value, "search": self.search.value or "—"}
+        filters = {
+            "stage": self.stage.label,
+            "theme": self.theme.label,
+            "interviewee": self.interviewee.value,
+            "kind": self.kind.value,
+            "search": self.search.value or "—",
+        }
         head = " · ".join(f"{html.escape(k)}: <b>{html.escape(str(v))}</b>" for k, v in filters.items())
         return HTML(f"<div><p>{head}</p>{self.render()}</div>")
 
@@ -130,5 +149,7 @@ class ThemeExplorer:
         self.labels[topic] = label
         self.theme.options = self._theme_options()
         self.theme.value = topic
-        self.status.value = f"Renamed T{topic} to “{html.escape(label)}”, saved in {html.escape(self.labels_path.name)}."
+        self.status.value = (
+            f"Renamed T{topic} to “{html.escape(label)}”, saved in {html.escape(self.labels_path.name)}."
+        )
         self._refresh()

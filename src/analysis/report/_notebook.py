@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 
-try:
-    from plotly.io._base_renderers import MimetypeRenderer
-except ImportError:  # pragma: no cover
-    MimetypeRenderer = object
+import pandas as pd
+import plotly.io as pio
+from plotly.io._base_renderers import MimetypeRenderer
 
 
 class OfflineHtmlRenderer(MimetypeRenderer):
@@ -21,10 +21,14 @@ class OfflineHtmlRenderer(MimetypeRenderer):
         self.state = {"plotlyjs_included": False}
 
     def to_mimebundle(self, fig_dict):
-        import plotly.io as pio
-
-        html = pio.to_html(fig_dict, include_plotlyjs=not self.state["plotlyjs_included"], include_mathjax=False,
-                           full_html=False, validate=False, config={"displaylogo": False})
+        html = pio.to_html(
+            fig_dict,
+            include_plotlyjs=not self.state["plotlyjs_included"],
+            include_mathjax=False,
+            full_html=False,
+            validate=False,
+            config={"displaylogo": False},
+        )
         self.state["plotlyjs_included"] = True
         return {"text/html": html}
 
@@ -32,11 +36,6 @@ class OfflineHtmlRenderer(MimetypeRenderer):
 def setup_notebook() -> None:
     """Figures drawn live in JupyterLab and inline in offline HTML reports; progress bars
     and library warnings (which print the machine's paths) kept out of reports."""
-    import logging
-
-    import pandas as pd
-    import plotly.io as pio
-
     if "offline_html" not in pio.renderers:
         pio.renderers["offline_html"] = OfflineHtmlRenderer()
     pio.renderers.default = "plotly_mimetype+offline_html"
@@ -45,7 +44,7 @@ def setup_notebook() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TQDM_DISABLE", "1")
     try:
-        from transformers.utils import logging as hf_logging
+        from transformers.utils import logging as hf_logging  # heavy: loaded only to quiet it
 
         hf_logging.disable_progress_bar()
         hf_logging.set_verbosity_error()

@@ -56,6 +56,7 @@ def _relative(path: Path, start: Path) -> str:
 def render_html(executed: Path, out_html: Path) -> None:
     """Render an executed notebook to standalone HTML: cells tagged ``hide-input`` show
     only their output, ``remove-cell`` cells are left out."""
+    # nbconvert and its exporters are heavy: loaded only when a page is rendered
     import nbformat
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
@@ -138,9 +139,13 @@ def run_report(cfg: Config, *, log=print, codes: str | None = None) -> list[Rend
             # Each notebook gets only the parameters it declares (papermill warns about others).
             declared = pm.inspect_notebook(str(notebook))
             pm.execute_notebook(
-                str(notebook), str(executed), parameters={k: v for k, v in parameters.items() if k in declared},
+                str(notebook),
+                str(executed),
+                parameters={k: v for k, v in parameters.items() if k in declared},
                 cwd=str(notebooks_dir),
-                kernel_name="python3", progress_bar=False, log_output=False,
+                kernel_name="python3",
+                progress_bar=False,
+                log_output=False,
             )
         except pm.PapermillExecutionError as exc:
             raise AnalysisError(

@@ -10,8 +10,18 @@ from ..stages import stage_list
 
 def taxonomy_table(taxonomy) -> pd.DataFrame:
     """One row per stage: id, name, description, cues, number of guide questions."""
-    return pd.DataFrame([{"id": s.id, "name": s.name, "description": s.description, "cues": ", ".join(s.cues[:8]),
-                          "guide_questions": len(s.guide_questions)} for s in taxonomy.stages])
+    return pd.DataFrame(
+        [
+            {
+                "id": s.id,
+                "name": s.name,
+                "description": s.description,
+                "cues": ", ".join(s.cues[:8]),
+                "guide_questions": len(s.guide_questions),
+            }
+            for s in taxonomy.stages
+        ]
+    )
 
 
 def stage_summary(predictions: pd.DataFrame, stage_names: dict[str, str]) -> pd.DataFrame:
@@ -26,16 +36,25 @@ def stage_summary(predictions: pd.DataFrame, stage_names: dict[str, str]) -> pd.
     lists = predictions["stages"].map(stage_list)
     for stage, name in stage_names.items():
         mine = predictions[lists.map(lambda v, s=stage: s in v)]
-        rows.append({"stage": name, "answers": len(mine), "issue": int((mine["kind"] == "issue").sum()),
-                     "fix": int((mine["kind"] == "fix").sum())})
+        rows.append(
+            {
+                "stage": name,
+                "answers": len(mine),
+                "issue": int((mine["kind"] == "issue").sum()),
+                "fix": int((mine["kind"] == "fix").sum()),
+            }
+        )
     rows.append({"stage": "(no stage)", "answers": int((lists.map(len) == 0).sum()), "issue": 0, "fix": 0})
     return pd.DataFrame(rows)
 
 
 def headline_table(results: dict) -> pd.DataFrame:
     """One row per comparison in ``results`` (``suite_vs_reference``, ``coder_vs_coder``...)."""
-    names = {"suite_vs_reference": "suite vs reference codes", "coder_vs_coder": "coder vs coder (humans)",
-             "coders_vs_reference": "single coder vs reference (humans)"}
+    names = {
+        "suite_vs_reference": "suite vs reference codes",
+        "coder_vs_coder": "coder vs coder (humans)",
+        "coders_vs_reference": "single coder vs reference (humans)",
+    }
     rows = {}
     for key, label in names.items():
         value = results.get(key)
@@ -65,8 +84,9 @@ def topic_stage_table(mix: pd.DataFrame, topic_info: pd.DataFrame) -> pd.DataFra
         ['labels']
     """
     labels = dict(zip(topic_info["topic"], topic_info["label"]))
-    return mix.assign(label=mix["topic"].map(labels))[["topic", "label", "answers", "coded_answers", "primary_stage",
-                                                        "primary_share", "basis"]]
+    return mix.assign(label=mix["topic"].map(labels))[
+        ["topic", "label", "answers", "coded_answers", "primary_stage", "primary_share", "basis"]
+    ]
 
 
 def topic_table(info: pd.DataFrame, quotes: pd.DataFrame, max_quote_chars: int = 220) -> pd.DataFrame:
@@ -81,6 +101,7 @@ def topic_table(info: pd.DataFrame, quotes: pd.DataFrame, max_quote_chars: int =
         >>> topic_table(info, q).loc[0, "quotes"]
         '“We watch drift.” (I3, Interview 3.txt:12)'
     """
+
     def cite(rows: pd.DataFrame) -> str:
         out = []
         for r in rows.sort_values("rank").itertuples():
@@ -97,4 +118,6 @@ def topic_table(info: pd.DataFrame, quotes: pd.DataFrame, max_quote_chars: int =
     table["quotes"] = table["topic"].map(quotes_by_topic).fillna("")
     table = table.rename(columns={"share": "share_%"})
     real = table[table["topic"] != -1].sort_values(["size", "topic"], ascending=[False, True])
-    return pd.concat([real, table[table["topic"] == -1]]).reset_index(drop=True)[["topic", "label", "size", "share_%", "words", "quotes"]]
+    return pd.concat([real, table[table["topic"] == -1]]).reset_index(drop=True)[
+        ["topic", "label", "size", "share_%", "words", "quotes"]
+    ]

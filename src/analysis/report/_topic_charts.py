@@ -9,7 +9,6 @@ import io
 import textwrap
 
 
-
 @contextlib.contextmanager
 def _ctfidf_words_only(model):
     """BERTopic re-runs the representation model (KeyBERTInspired: embeddings of words)
@@ -26,8 +25,14 @@ def _ctfidf_words_only(model):
 def topic_barchart(model, top_n_topics: int = 12):
     """BERTopic's bar chart of the top words of the largest topics; subplot titles
     (topic labels) are wrapped so that neighbours do not overlap."""
-    fig = model.visualize_barchart(top_n_topics=top_n_topics, n_words=6, custom_labels=True,
-                                   title="Top words of the largest topics", width=280, height=260)
+    fig = model.visualize_barchart(
+        top_n_topics=top_n_topics,
+        n_words=6,
+        custom_labels=True,
+        title="Top words of the largest topics",
+        width=280,
+        height=260,
+    )
     for annotation in fig.layout.annotations:
         annotation.text = "<br>".join(textwrap.wrap(annotation.text, 30)[:2])
         annotation.font.size = 11
@@ -38,21 +43,26 @@ def document_map(model, texts: list[str], map_2d):
     """BERTopic's document map: each answer at its 2-D position, coloured by topic."""
     # hover labels render a subset of HTML: transcript text goes in escaped
     texts = [html.escape(" ".join(str(t).split())[:300]) for t in texts]
-    return model.visualize_documents(texts, reduced_embeddings=map_2d, custom_labels=True, hide_annotations=True,
-                                     title="Answers by topic (2-D map of their embeddings)")
+    return model.visualize_documents(
+        texts,
+        reduced_embeddings=map_2d,
+        custom_labels=True,
+        hide_annotations=True,
+        title="Answers by topic (2-D map of their embeddings)",
+    )
 
 
 def topic_hierarchy(model, texts: list[str]):
     """BERTopic's hierarchy of topics (Ward linkage of their c-TF-IDF vectors)."""
     with contextlib.redirect_stderr(io.StringIO()), _ctfidf_words_only(model):  # its progress bar is noise in a report
         hierarchy = model.hierarchical_topics(texts)
-    return model.visualize_hierarchy(hierarchical_topics=hierarchy, custom_labels=True,
-                                     title="Topic hierarchy")
+    return model.visualize_hierarchy(hierarchical_topics=hierarchy, custom_labels=True, title="Topic hierarchy")
 
 
 def topics_per_interviewee(model, texts: list[str], interviewees: list[str], top_n_topics: int = 12):
     """BERTopic's topics-per-class chart with interviewees as classes."""
     with _ctfidf_words_only(model):
         per_class = model.topics_per_class(texts, classes=interviewees)
-    return model.visualize_topics_per_class(per_class, top_n_topics=top_n_topics, custom_labels=True,
-                                            title="Answers per topic and interviewee")
+    return model.visualize_topics_per_class(
+        per_class, top_n_topics=top_n_topics, custom_labels=True, title="Answers per topic and interviewee"
+    )

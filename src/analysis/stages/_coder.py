@@ -55,7 +55,7 @@ FEW_SHOT_GRID = {
     "coded_share": (0.35, 0.45, 0.55),
 }
 NEIGHBOURS = 15
-MIN_TRAINING_ANSWERS = 10   # coded and uncoded training answers each, for few-shot
+MIN_TRAINING_ANSWERS = 10  # coded and uncoded training answers each, for few-shot
 
 
 class StageSettings(Settings):
@@ -98,9 +98,15 @@ def _smooth(signals: StageSignals, scores: np.ndarray, topics: pd.Series | None,
     out = scores.copy()
     if settings.context_weight:
         for i in np.flatnonzero(substantive):
-            neighbours = [scores[j] for j in (i - 1, i + 1) if 0 <= j < len(scores) and interview[j] == interview[i] and substantive[j]]
+            neighbours = [
+                scores[j]
+                for j in (i - 1, i + 1)
+                if 0 <= j < len(scores) and interview[j] == interview[i] and substantive[j]
+            ]
             if neighbours:
-                out[i] = (1 - settings.context_weight) * scores[i] + settings.context_weight * np.mean(neighbours, axis=0)
+                out[i] = (1 - settings.context_weight) * scores[i] + settings.context_weight * np.mean(
+                    neighbours, axis=0
+                )
     if topics is not None and settings.topic_weight:
         topic = answers["turn_id"].map(topics).to_numpy()
         smoothed = out.copy()
@@ -133,7 +139,9 @@ class _SmoothedParts:
             # Each stage's standing relative to its own spread, so a stage whose cues sit
             # closer to everyday talk does not win every close call.
             ref = out[self.substantive]
-            out = out + settings.stage_calibration * (out - ref.mean(axis=0)) / np.where(ref.std(axis=0) > 0, ref.std(axis=0), 1.0)
+            out = out + settings.stage_calibration * (out - ref.mean(axis=0)) / np.where(
+                ref.std(axis=0) > 0, ref.std(axis=0), 1.0
+            )
         return out
 
 
@@ -196,17 +204,23 @@ def _fill_backchannels(signals: StageSignals, labels: list[list[str]]) -> list[l
     return filled
 
 
-def _assemble(signals: StageSignals, coded: np.ndarray, scores: np.ndarray, margin: float, fix: np.ndarray) -> pd.DataFrame:
+def _assemble(
+    signals: StageSignals, coded: np.ndarray, scores: np.ndarray, margin: float, fix: np.ndarray
+) -> pd.DataFrame:
     ids = signals.stage_ids
     filled = _fill_backchannels(signals, _choose(scores, coded, ids, margin))
     kinds = [("fix" if f else "issue") if stages else "" for stages, f in zip(filled, fix)]
-    out = signals.answers[["interview_id", "turn_id", "turn_index", "source_file", "line_start", "line_end", "text"]].copy()
+    out = signals.answers[
+        ["interview_id", "turn_id", "turn_index", "source_file", "line_start", "line_end", "text"]
+    ].copy()
     out["stages"] = [list(s) for s in filled]
     out["kind"] = kinds
     for k, stage in enumerate(ids):
         out[f"score_{stage}"] = np.round(scores[:, k], 4)
     # The evidence a reviewer can check: the cue phrases of the chosen stages said in the answer.
-    out["matched_cues"] = ["; ".join(c for s in stages for c in found.get(s, [])) for stages, found in zip(filled, signals.matched_cues)]
+    out["matched_cues"] = [
+        "; ".join(c for s in stages for c in found.get(s, [])) for stages, found in zip(filled, signals.matched_cues)
+    ]
     return out.reset_index(drop=True)
 
 
@@ -249,9 +263,17 @@ def topic_stage_mix(stages: pd.DataFrame, topics: pd.DataFrame, stage_ids: list[
             mix = dict(zip(stage_ids, weights / weights.sum()))
             basis = "mean scores"
         primary = max(stage_ids, key=lambda s: (mix[s], -stage_ids.index(s)))
-        rows.append({"topic": int(topic), "primary_stage": primary, "primary_share": round(mix[primary], 3),
-                     "coded_answers": int(group["stages"].map(lambda v: bool(stage_list(v))).sum()), "answers": len(group), "basis": basis,
-                     **{f"share_{s}": round(mix[s], 3) for s in stage_ids}})
+        rows.append(
+            {
+                "topic": int(topic),
+                "primary_stage": primary,
+                "primary_share": round(mix[primary], 3),
+                "coded_answers": int(group["stages"].map(lambda v: bool(stage_list(v))).sum()),
+                "answers": len(group),
+                "basis": basis,
+                **{f"share_{s}": round(mix[s], 3) for s in stage_ids},
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -325,10 +347,14 @@ class StageCoding:
             return "zero-shot"
         if not self.fit.used:
             return f"zero-shot (few-shot asked, but {self.fit.reason or 'no usable codes'})"
-        chosen = ", ".join(f"{k} {self.fit.chosen[k]:g}" for k in ("question_weight", "section_weight", "stage_calibration",
-                                                                     "coded_share"))
-        return (f"few-shot (calibrated on {self.fit.training_documents} coded files, "
-                f"{self.fit.training_answers} answers: {chosen})")
+        chosen = ", ".join(
+            f"{k} {self.fit.chosen[k]:g}"
+            for k in ("question_weight", "section_weight", "stage_calibration", "coded_share")
+        )
+        return (
+            f"few-shot (calibrated on {self.fit.training_documents} coded files, "
+            f"{self.fit.training_answers} answers: {chosen})"
+        )
 
 
 class StageCoder:
@@ -367,8 +393,13 @@ class StageCoder:
         self._train_coded = np.zeros(0)
         self._kind_model = None
 
-    def fit(self, signals: StageSignals, train: list[dict[str, set[str]]] | dict[str, set[str]],
-            kinds: dict[str, str] | None = None, topics: pd.Series | None = None) -> StageCoder:
+    def fit(
+        self,
+        signals: StageSignals,
+        train: list[dict[str, set[str]]] | dict[str, set[str]],
+        kinds: dict[str, str] | None = None,
+        topics: pd.Series | None = None,
+    ) -> StageCoder:
         """Calibrate the rule on human codes.
 
         Args:
@@ -388,23 +419,30 @@ class StageCoder:
         self._train_turns = signals.answers["turn_id"].to_numpy()[train_rows].tolist()
         self._train_coded = train_coded
         gate = self._gate(signals)
-        score, self.chosen_ = _best_weights(signals, docs, gate, _SmoothedParts(signals, topics, self.settings),
-                                           self.settings)
+        score, self.chosen_ = _best_weights(
+            signals, docs, gate, _SmoothedParts(signals, topics, self.settings), self.settings
+        )
         self._kind_model = _fit_kind_model(signals, train_rows, kinds or {})
-        self.fit_ = FewShotFit(True, training_documents=len(docs), training_answers=int(len(train_rows)),
-                               fit_macro_f1_plus_alpha=round(score, 4),
-                               chosen={k: getattr(self.chosen_, k) for k in FEW_SHOT_GRID})
+        self.fit_ = FewShotFit(
+            True,
+            training_documents=len(docs),
+            training_answers=int(len(train_rows)),
+            fit_macro_f1_plus_alpha=round(score, 4),
+            chosen={k: getattr(self.chosen_, k) for k in FEW_SHOT_GRID},
+        )
         return self
 
     def _gate(self, signals: StageSignals) -> np.ndarray:
         row_of = {t: i for i, t in enumerate(signals.answers["turn_id"])}
         rows = np.array([row_of[t] for t in self._train_turns], dtype=int)
         substantive = signals.answers["substantive"].to_numpy()
-        return (_zscore(_neighbour_codedness(signals, rows, self._train_coded), substantive)
-                + codability(signals, self.settings))
+        return _zscore(_neighbour_codedness(signals, rows, self._train_coded), substantive) + codability(
+            signals, self.settings
+        )
 
-    def predict(self, signals: StageSignals, topics: pd.Series | None = None,
-                mask: np.ndarray | None = None) -> StageCoding:
+    def predict(
+        self, signals: StageSignals, topics: pd.Series | None = None, mask: np.ndarray | None = None
+    ) -> StageCoding:
         """Code every interviewee turn of ``signals`` (only those in ``mask``, if given)."""
         substantive = signals.answers["substantive"].to_numpy()
         few_shot = self.fit_ is not None and self.fit_.used
@@ -435,8 +473,13 @@ def _training_votes(signals: StageSignals, docs: list[dict[str, set[str]]]) -> t
     return rows, np.array([np.mean(votes[i]) for i in rows])
 
 
-def _best_weights(signals: StageSignals, docs: list[dict[str, set[str]]], gate: np.ndarray, parts: _SmoothedParts,
-                  settings: StageSettings) -> tuple[float, StageSettings]:
+def _best_weights(
+    signals: StageSignals,
+    docs: list[dict[str, set[str]]],
+    gate: np.ndarray,
+    parts: _SmoothedParts,
+    settings: StageSettings,
+) -> tuple[float, StageSettings]:
     """The grid combination that agrees best (macro-F1 + alpha) with the training codes,
     one unit per (document, turn), as the agreement is measured."""
     ids = signals.stage_ids
@@ -452,7 +495,9 @@ def _best_weights(signals: StageSignals, docs: list[dict[str, set[str]]], gate: 
     for values in itertools.product(*FEW_SHOT_GRID.values()):
         candidate = settings.model_copy(update=dict(zip(FEW_SHOT_GRID, values)))
         coded = _coded_top_share(gate, substantive, candidate.coded_share)
-        labels = _fill_backchannels(signals, _choose(parts.scores(candidate), coded, ids, candidate.second_stage_margin))
+        labels = _fill_backchannels(
+            signals, _choose(parts.scores(candidate), coded, ids, candidate.second_stage_margin)
+        )
         result = agreement(units_ref, {u: set(labels[r]) for u, r in units_row.items()}, ids)
         fit = (result["macro_f1"] or 0.0) + (result["alpha"] or 0.0)
         if best is None or fit > best[0] + 1e-12:
@@ -473,8 +518,9 @@ def _fit_kind_model(signals: StageSignals, train_rows: np.ndarray, kinds: dict[s
     return model.fit(signals.answer_vectors[kind_rows], y_kind[kind_rows])
 
 
-def few_shot_leave_one_out(signals: StageSignals, reference, settings: StageSettings, topics: pd.Series | None = None,
-                           extra: tuple = ()) -> dict[str, set[str]]:
+def few_shot_leave_one_out(
+    signals: StageSignals, reference, settings: StageSettings, topics: pd.Series | None = None, extra: tuple = ()
+) -> dict[str, set[str]]:
     """Few-shot predictions for each interview coded in ``reference``, calibrated on the
     codes of the *other* interviews (the other reference files, plus every file of
     ``extra`` code folders, e.g. single coders' codings, that belongs to another

@@ -13,21 +13,21 @@ import pandas as pd
 from .._ids import natural_sorted
 from ._taxonomy import Taxonomy
 
-CUE_CAP = 2   # more than two cue phrases of one stage add no more evidence
+CUE_CAP = 2  # more than two cue phrases of one stage add no more evidence
 
 
 @dataclass
 class StageSignals:
     """Per interviewee turn (rows of ``answers``), the signals the coders use."""
 
-    answers: pd.DataFrame          # interviewee turns, in transcript order
-    answer_vectors: np.ndarray     # zero rows for turns that were not embedded
+    answers: pd.DataFrame  # interviewee turns, in transcript order
+    answer_vectors: np.ndarray  # zero rows for turns that were not embedded
     question_vectors: np.ndarray
-    answer_stage: np.ndarray       # answers x stages: similarity of the answer to each stage
-    question_stage: np.ndarray     # answers x stages: similarity of its question to each stage
-    section: np.ndarray            # answers x stages, one-hot of the guide section (or zeros)
-    answer_cues: np.ndarray        # answers x stages: cue phrases said in the answer (capped)
-    question_cues: np.ndarray      # answers x stages: cue phrases said in its question (capped)
+    answer_stage: np.ndarray  # answers x stages: similarity of the answer to each stage
+    question_stage: np.ndarray  # answers x stages: similarity of its question to each stage
+    section: np.ndarray  # answers x stages, one-hot of the guide section (or zeros)
+    answer_cues: np.ndarray  # answers x stages: cue phrases said in the answer (capped)
+    question_cues: np.ndarray  # answers x stages: cue phrases said in its question (capped)
     matched_cues: list[dict[str, list[str]]]  # per answer, stage -> cue phrases found in the answer
     issue_similarity: np.ndarray
     fix_similarity: np.ndarray
@@ -45,7 +45,26 @@ def _strip_id(question: str) -> str:
     return re.sub(r"^\s*\[[^\]]*\]\s*", "", question)
 
 
-_SUFFIXES = ("ibility", "ability", "ations", "ation", "ible", "able", "ings", "ing", "ness", "ities", "ity", "ies", "es", "ed", "s", "e", "y", "ly")
+_SUFFIXES = (
+    "ibility",
+    "ability",
+    "ations",
+    "ation",
+    "ible",
+    "able",
+    "ings",
+    "ing",
+    "ness",
+    "ities",
+    "ity",
+    "ies",
+    "es",
+    "ed",
+    "s",
+    "e",
+    "y",
+    "ly",
+)
 
 
 def _stem(word: str) -> str:
@@ -72,7 +91,7 @@ def cue_hits(texts: list[str], taxonomy: Taxonomy) -> tuple[np.ndarray, list[dic
     word (after :func:`_normalise`), and which.
 
     Example:
-        >>> from analysis._taxonomy import Stage, Taxonomy
+        >>> from analysis.stages import Stage, Taxonomy
         >>> tax = Taxonomy((Stage("maint", "Maintenance", "d", cues=("concept drift", "monitoring")),
         ...                 Stage("data", "Data", "d", cues=("labels",))))
         >>> counts, found = cue_hits(["We monitor concept drifts.", "No label at all."], tax)
@@ -94,8 +113,49 @@ def cue_hits(texts: list[str], taxonomy: Taxonomy) -> tuple[np.ndarray, list[dic
     return counts, found
 
 
-def stage_signals(turns: pd.DataFrame, embed, taxonomy: Taxonomy, kinds: dict[str, list[str]], *,
-                  guide_threshold: float = 0.5) -> StageSignals:
+def _guide_questions(taxonomy: Taxonomy) -> tuple[list[str], list[int]]:
+    """The interview guide's questions and the index of their stage (-1: no stage)."""
+    texts, stage_of = [], []
+    for k, stage in enumerate(taxonomy.stages):
+        for q in stage.guide_questions:
+            texts.append(_strip_id(q))
+            stage_of.append(k)
+    for q in taxonomy.other_guide_questions:
+        texts.append(_strip_id(q))
+        stage_of.append(-1)
+    return texts, stage_of
+
+
+def _guide_sections(
+    ordered: pd.DataFrame,
+    vectors: np.ndarray,
+    guide_vectors: np.ndarray,
+    guide_stage: list[int],
+    n_stages: int,
+    guide_threshold: float,
+) -> np.ndarray:
+    """Turns x stages, one-hot of the guide section each turn is in: carried forward from
+    the last interviewer turn that is a guide question."""
+    # (Also taking a turn that names one stage's section cues, "moving on to deployment",
+    # as a section start matched the question ids the coders wrote less often: 67% vs 76%.)
+    section_all = np.zeros((len(ordered), n_stages))
+    current, previous_interview = None, None
+    for i, row in enumerate(ordered.itertuples()):
+        if row.interview_id != previous_interview:
+            current, previous_interview = None, row.interview_id
+        if row.role == "interviewer" and len(guide_stage) and vectors[i].any():
+            sims = guide_vectors @ vectors[i]
+            best = int(np.argmax(sims))
+            if sims[best] >= guide_threshold:
+                current = guide_stage[best]
+        if current is not None and current >= 0:
+            section_all[i, current] = 1.0
+    return section_all
+
+
+def stage_signals(
+    turns: pd.DataFrame, embed, taxonomy: Taxonomy, kinds: dict[str, list[str]], *, guide_threshold: float = 0.5
+) -> StageSignals:
     """Compute the signals for every interviewee turn of ``turns``.
 
     Args:
@@ -107,11 +167,15 @@ def stage_signals(turns: pd.DataFrame, embed, taxonomy: Taxonomy, kinds: dict[st
         guide_threshold: cosine for an interviewer turn to count as a guide question.
     """
     rank = {v: k for k, v in enumerate(natural_sorted(turns["interview_id"].unique()))}
-    ordered = turns.assign(_rank=turns["interview_id"].map(rank)).sort_values(["_rank", "turn_index"]).drop(columns="_rank")
+    ordered = (
+        turns.assign(_rank=turns["interview_id"].map(rank)).sort_values(["_rank", "turn_index"]).drop(columns="_rank")
+    )
     ordered = ordered.reset_index(drop=True)
     texts = ordered["text"].fillna("")
     has_text = texts.str.strip() != ""
-    to_embed = ordered["role"].isin(["interviewer"]) & has_text | (ordered["role"] == "interviewee") & ordered.get("substantive", has_text)
+    to_embed = ordered["role"].isin(["interviewer"]) & has_text | (ordered["role"] == "interviewee") & ordered.get(
+        "substantive", has_text
+    )
     embedded = embed(texts[to_embed].tolist())
     dim = embedded.shape[1]
     vectors = np.zeros((len(ordered), dim), dtype=np.float32)
@@ -119,49 +183,38 @@ def stage_signals(turns: pd.DataFrame, embed, taxonomy: Taxonomy, kinds: dict[st
     by_id = dict(zip(ordered["turn_id"], range(len(ordered))))
 
     protos = [embed(s.prototype_texts()) for s in taxonomy.stages]
-    guide_texts, guide_stage = [], []
-    for k, stage in enumerate(taxonomy.stages):
-        for q in stage.guide_questions:
-            guide_texts.append(_strip_id(q))
-            guide_stage.append(k)
-    for q in taxonomy.other_guide_questions:
-        guide_texts.append(_strip_id(q))
-        guide_stage.append(-1)
+    guide_texts, guide_stage = _guide_questions(taxonomy)
     guide_vectors = embed(guide_texts) if guide_texts else np.zeros((0, dim), np.float32)
     issue_vectors, fix_vectors = embed(kinds["issue"]), embed(kinds["fix"])
 
     def top3(matrix: np.ndarray) -> np.ndarray:
-        return np.column_stack([np.sort(matrix @ p.T, axis=1)[:, -min(3, len(p)):].mean(axis=1) for p in protos])
+        return np.column_stack([np.sort(matrix @ p.T, axis=1)[:, -min(3, len(p)) :].mean(axis=1) for p in protos])
 
-    # Guide section: carried forward from the last interviewer turn that is a guide question.
-    # (Also taking a turn that names one stage's section cues, "moving on to deployment",
-    # as a section start matched the question ids the coders wrote less often: 67% vs 76%.)
-    n_stages = len(taxonomy.stages)
-    section_all = np.zeros((len(ordered), n_stages))
-    current, previous_interview = None, None
-    for i, row in enumerate(ordered.itertuples()):
-        if row.interview_id != previous_interview:
-            current, previous_interview = None, row.interview_id
-        if row.role == "interviewer" and len(guide_texts) and vectors[i].any():
-            sims = guide_vectors @ vectors[i]
-            best = int(np.argmax(sims))
-            if sims[best] >= guide_threshold:
-                current = guide_stage[best]
-        if current is not None and current >= 0:
-            section_all[i, current] = 1.0
+    section_all = _guide_sections(ordered, vectors, guide_vectors, guide_stage, len(taxonomy.stages), guide_threshold)
 
     answers_mask = (ordered["role"] == "interviewee").to_numpy()
     answers = ordered[answers_mask].reset_index(drop=True)
     answer_vectors = vectors[answers_mask]
     question_rows = [by_id.get(q) for q in answers["question_turn_id"]]
-    question_vectors = np.vstack([vectors[r] if r is not None else np.zeros(dim, np.float32) for r in question_rows]) if len(answers) else np.zeros((0, dim))
+    question_vectors = (
+        np.vstack([vectors[r] if r is not None else np.zeros(dim, np.float32) for r in question_rows])
+        if len(answers)
+        else np.zeros((0, dim))
+    )
     answer_cues, matched = cue_hits(answers["text"].fillna("").tolist(), taxonomy)
     question_texts = answers["question_text"] if "question_text" in answers else pd.Series([""] * len(answers))
     question_cues, _ = cue_hits(question_texts.fillna("").tolist(), taxonomy)
     return StageSignals(
-        answers=answers, answer_vectors=answer_vectors, question_vectors=question_vectors,
-        answer_stage=top3(answer_vectors), question_stage=top3(question_vectors), section=section_all[answers_mask],
-        answer_cues=np.minimum(answer_cues, CUE_CAP), question_cues=np.minimum(question_cues, CUE_CAP), matched_cues=matched,
+        answers=answers,
+        answer_vectors=answer_vectors,
+        question_vectors=question_vectors,
+        answer_stage=top3(answer_vectors),
+        question_stage=top3(question_vectors),
+        section=section_all[answers_mask],
+        answer_cues=np.minimum(answer_cues, CUE_CAP),
+        question_cues=np.minimum(question_cues, CUE_CAP),
+        matched_cues=matched,
         issue_similarity=(answer_vectors @ issue_vectors.T).max(axis=1),
-        fix_similarity=(answer_vectors @ fix_vectors.T).max(axis=1), stage_ids=taxonomy.ids,
+        fix_similarity=(answer_vectors @ fix_vectors.T).max(axis=1),
+        stage_ids=taxonomy.ids,
     )

@@ -99,8 +99,15 @@ def load_taxonomy(path: str | Path) -> Taxonomy:
             lists[key] = tuple(v.strip() for v in value if v.strip())
         stages.append(Stage(stage_id, item["name"].strip(), " ".join(item["description"].split()), **lists))
     kinds = raw.get("kinds") or {}
-    if not isinstance(kinds, dict) or set(kinds) != {"issue", "fix"} or not all(
-            isinstance(v, list) and v and all(isinstance(x, str) for x in v) for v in kinds.values()):
+    if (
+        not isinstance(kinds, dict)
+        or set(kinds) != {"issue", "fix"}
+        or not all(isinstance(v, list) and v and all(isinstance(x, str) for x in v) for v in kinds.values())
+    ):
         raise ConfigError(f"{path}: kinds: expected `issue:` and `fix:`, each a list of example sentences")
-    return Taxonomy(tuple(stages), path, tuple(q.strip() for q in other_questions if q.strip()),
-                    tuple((k, tuple(v)) for k, v in sorted(kinds.items())))
+    return Taxonomy(
+        tuple(stages),
+        path,
+        tuple(q.strip() for q in other_questions if q.strip()),
+        tuple((k, tuple(v)) for k, v in sorted(kinds.items())),
+    )

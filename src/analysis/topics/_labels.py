@@ -32,4 +32,6 @@ def save_theme_label(path: str | Path, topic: int, original: str, label: str) ->
     entries = [e for e in entries if int(e["topic"]) != int(topic)]
     entries.append({"topic": int(topic), "original": original, "label": label})
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(sorted(entries, key=lambda e: e["topic"]), indent=2, ensure_ascii=False), encoding="utf-8")
+    path.write_text(
+        json.dumps(sorted(entries, key=lambda e: e["topic"]), indent=2, ensure_ascii=False), encoding="utf-8"
+    )

@@ -22,29 +22,33 @@ Fitting is cached by the hash of the texts, their vectors and the settings.
 from __future__ import annotations
 
 import hashlib
-import logging
 import json
+import logging
 import pickle
 from dataclasses import dataclass
-from typing import Literal
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator
+from sklearn.decomposition import PCA
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
 from .._settings import Settings
 
-DEFAULT_FILLERS = tuple((
-    "uh um uhm erm er ah oh eh hmm mm mhm yeah yep yup yes okay ok like know mean gonna wanna "
-    "gotta kind sort actually really basically just right think thing things stuff lot lots "
-    "guess maybe probably pretty quite bit little sure way want say said saying tell talk "
-    "talking going got get getting don didn doesn isn wasn aren weren haven hasn won wouldn "
-    "couldn shouldn ve ll re let let's yeah alright okay so well oh also even still "
-    "something someone somebody anything everything different example specific "
-    "good great definitely exactly absolutely totally honestly obviously usually generally "
-    "currently especially make makes making use used using need needs needed able point course"
-).split())
+DEFAULT_FILLERS = tuple(
+    (
+        "uh um uhm erm er ah oh eh hmm mm mhm yeah yep yup yes okay ok like know mean gonna wanna "
+        "gotta kind sort actually really basically just right think thing things stuff lot lots "
+        "guess maybe probably pretty quite bit little sure way want say said saying tell talk "
+        "talking going got get getting don didn doesn isn wasn aren weren haven hasn won wouldn "
+        "couldn shouldn ve ll re let let's yeah alright okay so well oh also even still "
+        "something someone somebody anything everything different example specific "
+        "good great definitely exactly absolutely totally honestly obviously usually generally "
+        "currently especially make makes making use used using need needs needed able point course"
+    ).split()
+)
 # Stop words of NLTK's and spaCy's English lists that scikit-learn's list lacks.
 EXTRA_STOP_WORDS = (
     "did does doing having has had just now ain aren couldn didn doesn hadn hasn haven isn ma mightn "
@@ -55,13 +59,7 @@ MIN_DOCS_FOR_CLUSTERING = 12
 TOKEN_PATTERN = r"(?u)\b[a-zA-Z][a-zA-Z]+\b"
 
 
-try:
-    from sklearn.feature_extraction.text import CountVectorizer as _CountVectorizer
-except ImportError:  # pragma: no cover
-    _CountVectorizer = object
-
-
-class SpokenCountVectorizer(_CountVectorizer):
+class SpokenCountVectorizer(CountVectorizer):
     """CountVectorizer that also drops n-grams repeating one word ("data data"), which
     speech produces ("the data, the data") and which make unreadable topic labels."""
 
@@ -113,8 +111,6 @@ class TopicSettings(Settings):
 
 
 def stop_words(settings: TopicSettings) -> list[str]:
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
     return sorted(set(ENGLISH_STOP_WORDS) | set(EXTRA_STOP_WORDS) | {w.lower() for w in settings.fillers})
 
 
@@ -152,6 +148,7 @@ class _SingleCluster:
 
 
 def _build_model(n_docs: int, settings: TopicSettings, embedding_model, seed: int):
+    # heavy (numba compiles on import, seconds): loaded only when a model is fitted
     from bertopic import BERTopic
     from bertopic.dimensionality import BaseDimensionalityReduction
     from bertopic.representation import KeyBERTInspired
@@ -160,16 +157,31 @@ def _build_model(n_docs: int, settings: TopicSettings, embedding_model, seed: in
     from umap import UMAP
 
     sizes = settings.sizes(n_docs)
-    vectorizer = SpokenCountVectorizer(stop_words=stop_words(settings), ngram_range=tuple(settings.ngram_range),
-                                 min_df=sizes["min_df"], token_pattern=TOKEN_PATTERN, lowercase=True)
+    vectorizer = SpokenCountVectorizer(
+        stop_words=stop_words(settings),
+        ngram_range=tuple(settings.ngram_range),
+        min_df=sizes["min_df"],
+        token_pattern=TOKEN_PATTERN,
+        lowercase=True,
+    )
     if n_docs < MIN_DOCS_FOR_CLUSTERING:
         umap_model, cluster_model = BaseDimensionalityReduction(), _SingleCluster()
     else:
-        umap_model = UMAP(n_neighbors=sizes["n_neighbors"], n_components=sizes["n_components"], min_dist=0.0,
-                          metric="cosine", random_state=seed, init="spectral" if n_docs >= 50 else "random")
-        cluster_model = HDBSCAN(min_cluster_size=sizes["min_cluster_size"], min_samples=sizes["min_samples"],
-                                metric="euclidean", cluster_selection_method=settings.cluster_selection_method,
-                                prediction_data=True)
+        umap_model = UMAP(
+            n_neighbors=sizes["n_neighbors"],
+            n_components=sizes["n_components"],
+            min_dist=0.0,
+            metric="cosine",
+            random_state=seed,
+            init="spectral" if n_docs >= 50 else "random",
+        )
+        cluster_model = HDBSCAN(
+            min_cluster_size=sizes["min_cluster_size"],
+            min_samples=sizes["min_samples"],
+            metric="euclidean",
+            cluster_selection_method=settings.cluster_selection_method,
+            prediction_data=True,
+        )
     return BERTopic(
         embedding_model=embedding_model,
         umap_model=umap_model,
@@ -184,18 +196,30 @@ def _build_model(n_docs: int, settings: TopicSettings, embedding_model, seed: in
 
 
 def _cache_key(texts: list[str], embeddings: np.ndarray, settings: TopicSettings, model_id: str, seed: int) -> str:
-    import bertopic
+    import bertopic  # heavy: only its version is read, and only for a cache key
 
     digest = hashlib.sha256()
-    digest.update(json.dumps({"settings": settings.model_dump(mode="json"), "seed": seed, "model": model_id, "bertopic": bertopic.__version__,
-                              "version": 1}, sort_keys=True).encode())
+    digest.update(
+        json.dumps(
+            {
+                "settings": settings.model_dump(mode="json"),
+                "seed": seed,
+                "model": model_id,
+                "bertopic": bertopic.__version__,
+                "version": 1,
+            },
+            sort_keys=True,
+        ).encode()
+    )
     for text in texts:
         digest.update(text.encode("utf-8") + b"\x00")
     digest.update(np.ascontiguousarray(embeddings, dtype=np.float32).tobytes())
     return digest.hexdigest()[:20]
 
 
-def _representative_quotes(docs_frame: pd.DataFrame, embeddings: np.ndarray, topics: np.ndarray, per_topic: int) -> pd.DataFrame:
+def _representative_quotes(
+    docs_frame: pd.DataFrame, embeddings: np.ndarray, topics: np.ndarray, per_topic: int
+) -> pd.DataFrame:
     rows = []
     for topic in sorted(set(topics.tolist())):
         if topic == -1:
@@ -207,16 +231,109 @@ def _representative_quotes(docs_frame: pd.DataFrame, embeddings: np.ndarray, top
         order = np.lexsort((idx, -sims))[:per_topic]  # ties broken by position: deterministic
         for rank, k in enumerate(order, start=1):
             row = docs_frame.iloc[idx[k]]
-            rows.append({"topic": topic, "rank": rank, "turn_id": row["turn_id"], "interview_id": row["interview_id"],
-                         "speaker_id": row["speaker_id"], "source_file": row["source_file"],
-                         "line_start": int(row["line_start"]), "similarity": float(sims[k]), "text": row["text"]})
-    return pd.DataFrame(rows, columns=["topic", "rank", "turn_id", "interview_id", "speaker_id", "source_file",
-                                       "line_start", "similarity", "text"])
+            rows.append(
+                {
+                    "topic": topic,
+                    "rank": rank,
+                    "turn_id": row["turn_id"],
+                    "interview_id": row["interview_id"],
+                    "speaker_id": row["speaker_id"],
+                    "source_file": row["source_file"],
+                    "line_start": int(row["line_start"]),
+                    "similarity": float(sims[k]),
+                    "text": row["text"],
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "topic",
+            "rank",
+            "turn_id",
+            "interview_id",
+            "speaker_id",
+            "source_file",
+            "line_start",
+            "similarity",
+            "text",
+        ],
+    )
 
 
-def fit_topics(docs_frame: pd.DataFrame, embeddings: np.ndarray, settings: TopicSettings, *, seed: int = 42,
-               embedding_model=None, model_id: str = "", cache_dir: str | Path | None = None,
-               quotes_per_topic: int = 3) -> TopicResult:
+def _reassign_outliers(
+    model,
+    texts: list[str],
+    embeddings: np.ndarray,
+    topics: np.ndarray,
+    probability: np.ndarray,
+    settings: TopicSettings,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Outliers join the nearest topic when their cosine to it reaches
+    ``settings.outlier_threshold``; returns topics, probabilities and how each was assigned."""
+    assignment = np.where(topics == -1, "outlier", "cluster").astype(object)
+    if (topics == -1).any() and (topics != -1).any():
+        new_topics = np.asarray(
+            model.reduce_outliers(
+                texts,
+                topics.tolist(),
+                strategy="embeddings",
+                embeddings=embeddings,
+                threshold=settings.outlier_threshold,
+            )
+        )
+        moved = (topics == -1) & (new_topics != -1)
+        if moved.any():
+            # BERTopic warns that manual assignments must come last; they do here.
+            logging.getLogger("BERTopic").setLevel(logging.ERROR)
+            topic_vectors = np.asarray(model.topic_embeddings_)[model._outliers :]
+            sims = embeddings[moved] @ (topic_vectors / np.linalg.norm(topic_vectors, axis=1, keepdims=True)).T
+            probability[moved] = sims.max(axis=1)
+            assignment[moved] = "reassigned"
+            model.update_topics(
+                texts,
+                topics=new_topics.tolist(),
+                top_n_words=settings.top_n_words,
+                vectorizer_model=model.vectorizer_model,
+                ctfidf_model=model.ctfidf_model,
+                representation_model=model.representation_model,
+            )
+        topics = new_topics
+    probability[topics == -1] = 0.0
+    return topics, probability, assignment
+
+
+def _topic_info(model, topics: np.ndarray, settings: TopicSettings) -> pd.DataFrame:
+    """One row per topic: label (its top words), size, share and words."""
+    labels = model.generate_topic_labels(nr_words=settings.label_words, topic_prefix=False, separator=", ")
+    model.set_topic_labels(labels)
+    label_of = dict(zip(sorted(model.get_topics()), labels))
+    sizes = pd.Series(topics).value_counts()
+    n_docs = len(topics)
+    return pd.DataFrame(
+        [
+            {
+                "topic": t,
+                "label": "outliers" if t == -1 else label_of.get(t, str(t)),
+                "size": int(sizes.get(t, 0)),
+                "share": float(sizes.get(t, 0)) / n_docs,
+                "words": [w for w, _ in (model.get_topic(t) or [])][: settings.top_n_words] if t != -1 else [],
+            }
+            for t in sorted(sizes.index)
+        ]
+    )
+
+
+def fit_topics(
+    docs_frame: pd.DataFrame,
+    embeddings: np.ndarray,
+    settings: TopicSettings,
+    *,
+    seed: int = 42,
+    embedding_model=None,
+    model_id: str = "",
+    cache_dir: str | Path | None = None,
+    quotes_per_topic: int = 3,
+) -> TopicResult:
     """Fit topics on the answers of ``docs_frame`` (rows aligned with ``embeddings``).
 
     Args:
@@ -236,7 +353,9 @@ def fit_topics(docs_frame: pd.DataFrame, embeddings: np.ndarray, settings: Topic
     texts = docs_frame["text"].tolist()
     n_docs = len(texts)
     if n_docs == 0:
-        raise ValueError("no answers to model: every interviewee turn is a backchannel, too short or in another language")
+        raise ValueError(
+            "no answers to model: every interviewee turn is a backchannel, too short or in another language"
+        )
     key = _cache_key(texts, embeddings, settings, model_id, seed)
     cache_file = Path(cache_dir) / f"topics-{key}.pkl" if cache_dir else None
     if cache_file and cache_file.is_file():
@@ -253,36 +372,16 @@ def fit_topics(docs_frame: pd.DataFrame, embeddings: np.ndarray, settings: Topic
     probability = np.asarray(probs, dtype=float) if probs is not None else np.ones(n_docs)
     if probability.ndim != 1:
         probability = probability.max(axis=1)
-    assignment = np.where(topics == -1, "outlier", "cluster").astype(object)
-    if (topics == -1).any() and (topics != -1).any():
-        new_topics = np.asarray(model.reduce_outliers(texts, topics.tolist(), strategy="embeddings",
-                                                      embeddings=embeddings, threshold=settings.outlier_threshold))
-        moved = (topics == -1) & (new_topics != -1)
-        if moved.any():
-            # BERTopic warns that manual assignments must come last; they do here.
-            logging.getLogger("BERTopic").setLevel(logging.ERROR)
-            topic_vectors = np.asarray(model.topic_embeddings_)[model._outliers:]
-            sims = embeddings[moved] @ (topic_vectors / np.linalg.norm(topic_vectors, axis=1, keepdims=True)).T
-            probability[moved] = sims.max(axis=1)
-            assignment[moved] = "reassigned"
-            model.update_topics(texts, topics=new_topics.tolist(), top_n_words=settings.top_n_words,
-                                vectorizer_model=model.vectorizer_model, ctfidf_model=model.ctfidf_model,
-                                representation_model=model.representation_model)
-        topics = new_topics
-    probability[topics == -1] = 0.0
-
-    labels = model.generate_topic_labels(nr_words=settings.label_words, topic_prefix=False, separator=", ")
-    model.set_topic_labels(labels)
-    label_of = dict(zip(sorted(model.get_topics()), labels))
-    sizes = pd.Series(topics).value_counts()
-    info = pd.DataFrame([
-        {"topic": t, "label": "outliers" if t == -1 else label_of.get(t, str(t)), "size": int(sizes.get(t, 0)),
-         "share": float(sizes.get(t, 0)) / n_docs,
-         "words": [w for w, _ in (model.get_topic(t) or [])][: settings.top_n_words] if t != -1 else []}
-        for t in sorted(sizes.index)
-    ])
-    assignments = pd.DataFrame({"turn_id": docs_frame["turn_id"].to_numpy(), "topic": topics.astype(int),
-                                "probability": probability.round(6), "assignment": assignment.astype(str)})
+    topics, probability, assignment = _reassign_outliers(model, texts, embeddings, topics, probability, settings)
+    info = _topic_info(model, topics, settings)
+    assignments = pd.DataFrame(
+        {
+            "turn_id": docs_frame["turn_id"].to_numpy(),
+            "topic": topics.astype(int),
+            "probability": probability.round(6),
+            "assignment": assignment.astype(str),
+        }
+    )
     quotes = _representative_quotes(docs_frame.reset_index(drop=True), embeddings, topics, quotes_per_topic)
     map_2d = _map_2d(embeddings, settings, seed)
     result = TopicResult(assignments, info, quotes, model, map_2d)
@@ -297,15 +396,19 @@ def _map_2d(embeddings: np.ndarray, settings: TopicSettings, seed: int) -> np.nd
     """2-D layout of the answers for BERTopic's document map."""
     n = len(embeddings)
     if n < MIN_DOCS_FOR_CLUSTERING:
-        from sklearn.decomposition import PCA
-
         if n < 3:
             return np.zeros((n, 2))
         return PCA(n_components=2, random_state=seed).fit_transform(embeddings)
-    from umap import UMAP
+    from umap import UMAP  # heavy (numba): only for the document map
 
-    return UMAP(n_neighbors=max(2, min(settings.umap_n_neighbors, n - 1)), n_components=2, min_dist=0.0,
-                metric="cosine", random_state=seed, init="spectral" if n >= 50 else "random").fit_transform(embeddings)
+    return UMAP(
+        n_neighbors=max(2, min(settings.umap_n_neighbors, n - 1)),
+        n_components=2,
+        min_dist=0.0,
+        metric="cosine",
+        random_state=seed,
+        init="spectral" if n >= 50 else "random",
+    ).fit_transform(embeddings)
 
 
 def topic_quality(info: pd.DataFrame, assignments: pd.DataFrame, settings: TopicSettings) -> dict:

@@ -5,5 +5,13 @@ carry content."""
 from ._corpus import TURN_COLUMNS, IngestSettings, LoadedCorpus, interview_summary, load_corpus
 from ._substance import SubstanceSettings, mark_substantive, substance_table
 
-__all__ = ["TURN_COLUMNS", "IngestSettings", "LoadedCorpus", "SubstanceSettings", "interview_summary", "load_corpus",
-           "mark_substantive", "substance_table"]
+__all__ = [
+    "TURN_COLUMNS",
+    "IngestSettings",
+    "LoadedCorpus",
+    "SubstanceSettings",
+    "interview_summary",
+    "load_corpus",
+    "mark_substantive",
+    "substance_table",
+]

@@ -19,7 +19,7 @@ from pydantic import Field
 from .._ids import ID_FROM_TEXT_RE, TITLE_NAME_RE, masked_name, natural_key
 from .._settings import Settings
 from ..errors import CorpusError, TranscriptError
-from ._formats import ROLE_LABEL_RE, QA_LABEL_RE, ParsedTranscript, RawTurn, parse_file
+from ._formats import QA_LABEL_RE, ROLE_LABEL_RE, ParsedTranscript, parse_file
 
 ROLES = ("interviewer", "interviewee", "other")
 INTERVIEWER_WORDS = {"interviewer", "moderator", "facilitator", "researcher", "host", "q"}
@@ -28,18 +28,32 @@ INTERVIEWEE_WORDS = {"interviewee", "participant", "respondent", "candidate", "a
 PROMPT_MIN_WORDS = 8
 
 TURN_COLUMNS = [
-    "turn_id", "interview_id", "turn_index", "speaker_label", "role", "speaker_id", "text",
-    "n_words", "source_file", "line_start", "line_end", "start_s", "end_s", "format",
-    "question_turn_id", "question_turn_index", "question_text",
+    "turn_id",
+    "interview_id",
+    "turn_index",
+    "speaker_label",
+    "role",
+    "speaker_id",
+    "text",
+    "n_words",
+    "source_file",
+    "line_start",
+    "line_end",
+    "start_s",
+    "end_s",
+    "format",
+    "question_turn_id",
+    "question_turn_index",
+    "question_text",
 ]
 ACCOUNT_COLUMNS = ["interview_id", "source_file", "line", "status", "turn_id", "reason", "text"]
 
 
 class IngestSettings(Settings):
     """Attributes:
-        speaker_roles: role of speakers whose labels are names, e.g.
-            ``{"Alice": "interviewer"}``; role words (Interviewer 1, interviewee,
-            Speaker 2, Q, A) need no entry.
+    speaker_roles: role of speakers whose labels are names, e.g.
+        ``{"Alice": "interviewer"}``; role words (Interviewer 1, interviewee,
+        Speaker 2, Q, A) need no entry.
     """
 
     speaker_roles: dict[str, Literal["interviewer", "interviewee", "other"]] = Field(default_factory=dict)
@@ -67,14 +81,18 @@ class LoadedCorpus:
         """Lines a researcher may want to check: titles, transcriber's notes, text before
         the first speaker label, and speaker labels with no text. Routine caption markup
         and speaker headings are left out."""
-        routine = self.lines["status"].isin(["markup"]) | (self.lines["reason"].isin(["speaker heading", "speaker heading on its own line", "bold speaker line"]))
+        routine = self.lines["status"].isin(["markup"]) | (
+            self.lines["reason"].isin(["speaker heading", "speaker heading on its own line", "bold speaker line"])
+        )
         plain_turn_text = (self.lines["status"] == "turn") & (self.lines["reason"] == "")
         return self.lines.loc[~routine & ~plain_turn_text, ["source_file", "line", "status", "reason", "text"]]
 
     def accounting_table(self) -> pd.DataFrame:
         """Non-blank lines per interview by status, with a check column ``unaccounted``
         (non-blank lines of the file minus lines in the accounting; always 0)."""
-        table = self.lines.pivot_table(index="interview_id", columns="status", values="line", aggfunc="count", fill_value=0)
+        table = self.lines.pivot_table(
+            index="interview_id", columns="status", values="line", aggfunc="count", fill_value=0
+        )
         table = table.reindex(sorted(table.index, key=natural_key))
         nonblank = self.files.set_index("interview_id")["nonblank_lines"]
         table["nonblank_lines"] = nonblank.reindex(table.index)
@@ -120,8 +138,9 @@ def _role_of_label(label: str, speaker_roles: dict[str, str]) -> tuple[str | Non
     return None, None
 
 
-def _resolve_speakers(parsed: ParsedTranscript, interview_id: str, speaker_roles: dict[str, str], keep_names: bool):
-    """Give each distinct label a role, a pseudonymous id and a printable label."""
+def _label_roles(parsed: ParsedTranscript, speaker_roles: dict[str, str]) -> tuple[list[str], dict, dict]:
+    """Distinct labels in order of appearance, the role of each (lower-cased) label and
+    the number a role-word label carries."""
     words: dict[str, int] = {}
     order: list[str] = []
     for t in parsed.turns:
@@ -130,7 +149,6 @@ def _resolve_speakers(parsed: ParsedTranscript, interview_id: str, speaker_roles
             words[key] = 0
             order.append(t.label)
         words[key] += len(t.text.split())
-
     roles: dict[str, str] = {}
     numbers: dict[str, int | None] = {}
     unresolved: list[str] = []
@@ -153,9 +171,12 @@ def _resolve_speakers(parsed: ParsedTranscript, interview_id: str, speaker_roles
         for label in unresolved:
             key = label.strip().lower()
             roles[key] = "interviewee" if (label == top and not has_interviewee) else "interviewer"
+    return order, roles, numbers
 
+
+def _speaker_ids(order: list[str], roles: dict, numbers: dict, interview_id: str) -> dict[str, str]:
+    """Pseudonymous id per label: ``I11`` for a single interviewee, else ``I11-<role>-<n>``."""
     ids: dict[str, str] = {}
-    printable: dict[str, str] = {}
     per_role_seen: dict[str, list[str]] = {r: [] for r in ROLES}
     for label in order:
         key = label.strip().lower()
@@ -177,10 +198,15 @@ def _resolve_speakers(parsed: ParsedTranscript, interview_id: str, speaker_roles
                 used.add(n)
         single_interviewee = role == "interviewee" and len(set(distinct_numbers.values())) == 1
         for k, n in distinct_numbers.items():
-            if single_interviewee:
-                ids[k] = f"I{interview_id}"
-            else:
-                ids[k] = f"I{interview_id}-{role}-{n}"
+            ids[k] = f"I{interview_id}" if single_interviewee else f"I{interview_id}-{role}-{n}"
+    return ids
+
+
+def _resolve_speakers(parsed: ParsedTranscript, interview_id: str, speaker_roles: dict[str, str], keep_names: bool):
+    """Give each distinct label a role, a pseudonymous id and a printable label."""
+    order, roles, numbers = _label_roles(parsed, speaker_roles)
+    ids = _speaker_ids(order, roles, numbers, interview_id)
+    printable: dict[str, str] = {}
     for label in order:
         key = label.strip().lower()
         is_role_word = bool(ROLE_LABEL_RE.match(label.strip()) or QA_LABEL_RE.match(label.strip()))
@@ -218,36 +244,67 @@ def _build_tables(parsed: ParsedTranscript, interview_id: str, speaker_roles: di
         key = raw.label.strip().lower()
         turn_id = f"{interview_id}-{index:04d}"
         text = raw.text
-        rows.append({
-            "turn_id": turn_id,
-            "interview_id": interview_id,
-            "turn_index": index,
-            "speaker_label": printable[key],
-            "role": roles[key],
-            "speaker_id": ids[key],
-            "text": text,
-            "n_words": len(text.split()),
-            "source_file": source,
-            "line_start": raw.line_start,
-            "line_end": raw.line_end,
-            "start_s": raw.start_s,
-            "end_s": raw.end_s,
-            "format": parsed.format,
-        })
-        if raw.label_line is not None and not raw.parts and not any(r.line == raw.label_line for r in parsed.other_lines):
-            account.append({"interview_id": interview_id, "source_file": source, "line": raw.label_line,
-                            "status": "speaker_label", "turn_id": turn_id,
-                            "reason": "speaker label with no text (an empty turn)", "text": printable[key]})
+        rows.append(
+            {
+                "turn_id": turn_id,
+                "interview_id": interview_id,
+                "turn_index": index,
+                "speaker_label": printable[key],
+                "role": roles[key],
+                "speaker_id": ids[key],
+                "text": text,
+                "n_words": len(text.split()),
+                "source_file": source,
+                "line_start": raw.line_start,
+                "line_end": raw.line_end,
+                "start_s": raw.start_s,
+                "end_s": raw.end_s,
+                "format": parsed.format,
+            }
+        )
+        if (
+            raw.label_line is not None
+            and not raw.parts
+            and not any(r.line == raw.label_line for r in parsed.other_lines)
+        ):
+            account.append(
+                {
+                    "interview_id": interview_id,
+                    "source_file": source,
+                    "line": raw.label_line,
+                    "status": "speaker_label",
+                    "turn_id": turn_id,
+                    "reason": "speaker label with no text (an empty turn)",
+                    "text": printable[key],
+                }
+            )
         for line_no, part in raw.parts:
-            account.append({"interview_id": interview_id, "source_file": source, "line": line_no,
-                            "status": "turn", "turn_id": turn_id,
-                            "reason": "text before the first speaker label" if raw.unlabelled else "", "text": part})
+            account.append(
+                {
+                    "interview_id": interview_id,
+                    "source_file": source,
+                    "line": line_no,
+                    "status": "turn",
+                    "turn_id": turn_id,
+                    "reason": "text before the first speaker label" if raw.unlabelled else "",
+                    "text": part,
+                }
+            )
     for rec in parsed.other_lines:
         text = rec.text
         if rec.status in {"title", "speaker_label"} and not keep_names:
             text = _mask_line(text, printable, rec.status)
-        account.append({"interview_id": interview_id, "source_file": source, "line": rec.line,
-                        "status": rec.status, "turn_id": None, "reason": rec.reason, "text": text})
+        account.append(
+            {
+                "interview_id": interview_id,
+                "source_file": source,
+                "line": rec.line,
+                "status": rec.status,
+                "turn_id": None,
+                "reason": rec.reason,
+                "text": text,
+            }
+        )
     for i, row in enumerate(rows):
         q = _question_for(rows, i) if row["role"] == "interviewee" else None
         row["question_turn_id"] = q["turn_id"] if q else None
@@ -277,7 +334,49 @@ def _files_in(folder: Path) -> tuple[list[Path], list[dict]]:
     return files, skipped
 
 
-def load_corpus(folder: str | Path, *, speaker_roles: dict[str, str] | None = None, keep_names: bool = False) -> LoadedCorpus:
+def _parse_all(folder: Path, paths: list[Path]) -> dict[str, ParsedTranscript]:
+    """Parse every file; all problems of the folder are raised together."""
+    problems: list[TranscriptError | str] = []
+    parsed_by_id: dict[str, ParsedTranscript] = {}
+    for path in paths:
+        try:
+            parsed = parse_file(path)
+        except TranscriptError as exc:
+            problems.append(exc)
+            continue
+        interview_id = interview_id_for(parsed)
+        if interview_id in parsed_by_id:
+            other = parsed_by_id[interview_id].path.relative_to(folder)
+            problems.append(
+                f"{path.relative_to(folder)} and {other} both claim interview id {interview_id}; "
+                "keep one, or rename one"
+            )
+            continue
+        parsed_by_id[interview_id] = parsed
+    if problems:
+        raise CorpusError(folder, problems)
+    return parsed_by_id
+
+
+def _file_row(
+    folder: Path, parsed: ParsedTranscript, interview_id: str, rows: list[dict], account: list[dict], keep_names: bool
+) -> dict:
+    return {
+        "interview_id": interview_id,
+        "source_file": masked_name(str(parsed.path.relative_to(folder)), keep_names),
+        "format": parsed.format,
+        "encoding": parsed.encoding,
+        "unit": parsed.unit,
+        "nonblank_lines": parsed.n_nonblank,
+        "turns": len(rows),
+        "lines_in_turns": sum(1 for a in account if a["status"] == "turn"),
+        "lines_other": sum(1 for a in account if a["status"] != "turn"),
+    }
+
+
+def load_corpus(
+    folder: str | Path, *, speaker_roles: dict[str, str] | None = None, keep_names: bool = False
+) -> LoadedCorpus:
     """Read every transcript in ``folder`` (recursively) into one turns table.
 
     Args:
@@ -301,49 +400,37 @@ def load_corpus(folder: str | Path, *, speaker_roles: dict[str, str] | None = No
     speaker_roles = {k: v for k, v in (speaker_roles or {}).items()}
     for label, role in speaker_roles.items():
         if role not in ROLES:
-            raise CorpusError(folder, [f"speaker_roles: {label!r} has role {role!r}; expected one of {', '.join(ROLES)}"])
+            raise CorpusError(
+                folder, [f"speaker_roles: {label!r} has role {role!r}; expected one of {', '.join(ROLES)}"]
+            )
     paths, skipped = _files_in(folder)
     if not paths:
         raise CorpusError(folder, [f"no transcript files in {folder}"])
-    problems: list[TranscriptError | str] = []
-    parsed_by_id: dict[str, ParsedTranscript] = {}
-    for path in paths:
-        try:
-            parsed = parse_file(path)
-        except TranscriptError as exc:
-            problems.append(exc)
-            continue
-        interview_id = interview_id_for(parsed)
-        if interview_id in parsed_by_id:
-            other = parsed_by_id[interview_id].path.relative_to(folder)
-            problems.append(f"{path.relative_to(folder)} and {other} both claim interview id {interview_id}; keep one, or rename one")
-            continue
-        parsed_by_id[interview_id] = parsed
-    if problems:
-        raise CorpusError(folder, problems)
-
-    turn_rows: list[dict] = []
-    account_rows: list[dict] = []
-    file_rows: list[dict] = []
+    parsed_by_id = _parse_all(folder, paths)
+    turn_rows, account_rows, file_rows = [], [], []
     for interview_id in sorted(parsed_by_id, key=natural_key):
         parsed = parsed_by_id[interview_id]
         rows, account = _build_tables(parsed, interview_id, speaker_roles, keep_names)
         turn_rows += rows
         account_rows += sorted(account, key=lambda a: a["line"])
-        file_rows.append({
-            "interview_id": interview_id,
-            "source_file": masked_name(str(parsed.path.relative_to(folder)), keep_names),
-            "format": parsed.format, "encoding": parsed.encoding, "unit": parsed.unit,
-            "nonblank_lines": parsed.n_nonblank, "turns": len(rows),
-            "lines_in_turns": sum(1 for a in account if a["status"] == "turn"),
-            "lines_other": sum(1 for a in account if a["status"] != "turn"),
-        })
+        file_rows.append(_file_row(folder, parsed, interview_id, rows, account, keep_names))
     turns = pd.DataFrame(turn_rows, columns=TURN_COLUMNS)
-    turns = turns.astype({"turn_index": "int64", "n_words": "int64", "line_start": "int64", "line_end": "int64",
-                          "start_s": "float64", "end_s": "float64", "question_turn_index": "Int64"})
+    turns = turns.astype(
+        {
+            "turn_index": "int64",
+            "n_words": "int64",
+            "line_start": "int64",
+            "line_end": "int64",
+            "start_s": "float64",
+            "end_s": "float64",
+            "question_turn_index": "Int64",
+        }
+    )
     lines = pd.DataFrame(account_rows, columns=ACCOUNT_COLUMNS)
     files = pd.DataFrame(file_rows)
-    return LoadedCorpus(turns=turns, lines=lines, files=files, skipped=pd.DataFrame(skipped, columns=["source_file", "reason"]))
+    return LoadedCorpus(
+        turns=turns, lines=lines, files=files, skipped=pd.DataFrame(skipped, columns=["source_file", "reason"])
+    )
 
 
 def interview_summary(turns: pd.DataFrame) -> pd.DataFrame:

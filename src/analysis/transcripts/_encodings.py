@@ -51,9 +51,15 @@ def decode_bytes(data: bytes, path: Path) -> DecodedText:
             try:
                 return DecodedText(data.decode(encoding), encoding)
             except UnicodeDecodeError as exc:
-                raise TranscriptError(path, f"starts with a {encoding} byte-order mark but is not valid {encoding}: {exc.reason} at byte {exc.start}") from None
+                raise TranscriptError(
+                    path,
+                    f"starts with a {encoding} byte-order mark but is not valid {encoding}: "
+                    f"{exc.reason} at byte {exc.start}",
+                ) from None
     if b"\x00" in data:
-        raise TranscriptError(path, "binary file (contains NUL bytes); expected a text, Markdown, WebVTT, SRT or .docx transcript")
+        raise TranscriptError(
+            path, "binary file (contains NUL bytes); expected a text, Markdown, WebVTT, SRT or .docx transcript"
+        )
     try:
         text = data.decode("utf-8")
         encoding = "utf-8"
@@ -64,7 +70,9 @@ def decode_bytes(data: bytes, path: Path) -> DecodedText:
             encoding = "cp1252"
         except UnicodeDecodeError as exc:
             line = data[: exc.start].count(b"\n") + 1
-            raise TranscriptError(path, "not readable as UTF-8 or Windows-1252 text (binary or unknown encoding)", line) from None
+            raise TranscriptError(
+                path, "not readable as UTF-8 or Windows-1252 text (binary or unknown encoding)", line
+            ) from None
     controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\n\r\f\v")
     if controls > max(8, len(text) // 100):
         raise TranscriptError(path, f"binary file ({controls} control characters); expected a text transcript")

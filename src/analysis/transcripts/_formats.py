@@ -107,7 +107,9 @@ def _append_text(turns: list[RawTurn], line_no: int, text: str) -> None:
     turns[-1].parts.append((line_no, text))
 
 
-def _note_or_text(turns: list[RawTurn], other: list[LineRecord], line_no: int, stripped: str, text: str | None = None) -> None:
+def _note_or_text(
+    turns: list[RawTurn], other: list[LineRecord], line_no: int, stripped: str, text: str | None = None
+) -> None:
     """A transcriber's note is set aside with its reason; anything else is turn text."""
     if ANNOTATION_RE.match(stripped):
         other.append(LineRecord(line_no, "annotation", "transcriber's note, not speech", stripped))
@@ -164,7 +166,11 @@ def parse_plain(path: Path, text: str, encoding: str) -> ParsedTranscript:
             other.append(LineRecord(i, "title", "interview title", stripped))
         else:
             _note_or_text(turns, other, i, stripped)
-    _require_speakers(path, turns, "no recognisable speaker labels (expected lines such as `Interviewee: ...` or `Interviewer 1: ...`)")
+    _require_speakers(
+        path,
+        turns,
+        "no recognisable speaker labels (expected lines such as `Interviewee: ...` or `Interviewer 1: ...`)",
+    )
     return ParsedTranscript(path, "plain", encoding, "line", title, turns, other, n_nonblank)
 
 
@@ -256,7 +262,7 @@ def parse_captions(path: Path, text: str, encoding: str, kind: str) -> ParsedTra
         m = CUE_TIMING_RE.match(timing_line)
         start, end = _seconds(m.group("start")), _seconds(m.group("end"))
         other.append(LineRecord(timing_no, "markup", "cue timing", timing_line.strip()))
-        for n, raw in block[timing_at + 1:]:
+        for n, raw in block[timing_at + 1 :]:
             voice = VOICE_RE.search(raw)
             speaker = None
             if voice:
@@ -277,7 +283,9 @@ def parse_captions(path: Path, text: str, encoding: str, kind: str) -> ParsedTra
             turn = turns[-1]
             turn.parts.append((n, content))
             turn.end_s = max(turn.end_s or end, end)
-    _require_speakers(path, turns, f"{kind} captions with no speaker names (expected `<v Name>` tags or `Name:` prefixes)")
+    _require_speakers(
+        path, turns, f"{kind} captions with no speaker names (expected `<v Name>` tags or `Name:` prefixes)"
+    )
     fmt = "webvtt" if kind == "webvtt" else "srt"
     return ParsedTranscript(path, fmt, encoding, "line", None, turns, other, n_nonblank)
 
@@ -285,7 +293,7 @@ def parse_captions(path: Path, text: str, encoding: str, kind: str) -> ParsedTra
 def parse_docx(path: Path) -> ParsedTranscript:
     """Word transcripts: a `Speaker:` prefix per paragraph, or a bold speaker line with
     the turn's paragraphs below. Positions are paragraph numbers (1-based)."""
-    import docx  # python-docx
+    import docx  # python-docx (lxml): loaded only for .docx files
     from docx.opc.exceptions import PackageNotFoundError
 
     try:
@@ -293,7 +301,10 @@ def parse_docx(path: Path) -> ParsedTranscript:
     except (PackageNotFoundError, KeyError, ValueError) as exc:
         raise TranscriptError(path, f"not a readable .docx document ({exc})") from None
     if any(cell.text.strip() for table in document.tables for row in table.rows for cell in row.cells):
-        raise TranscriptError(path, "transcript text inside a Word table is not supported; convert the table to `Speaker: text` paragraphs")
+        raise TranscriptError(
+            path,
+            "transcript text inside a Word table is not supported; convert the table to `Speaker: text` paragraphs",
+        )
     paragraphs = document.paragraphs
     counts: dict[str, int] = {}
     for p in paragraphs:
@@ -329,7 +340,9 @@ def parse_docx(path: Path) -> ParsedTranscript:
             _note_or_text(turns, other, i, stripped, raw.strip())
     if n_nonblank == 0:
         raise TranscriptError(path, "empty file (the document has no text)")
-    _require_speakers(path, turns, "no recognisable speaker labels (expected `Speaker: text` paragraphs or bold speaker lines)")
+    _require_speakers(
+        path, turns, "no recognisable speaker labels (expected `Speaker: text` paragraphs or bold speaker lines)"
+    )
     return ParsedTranscript(path, "docx", "docx", "paragraph", title, turns, other, n_nonblank)
 
 

@@ -19,12 +19,14 @@ from pydantic import Field, field_validator
 
 from .._settings import Settings
 
-DEFAULT_BACKCHANNEL = tuple((
-    "yeah yes yep yup ya yea okay ok mm mhm mmm hmm hm uh-huh mm-hmm mm-mm uh um oh ah "
-    "right sure exactly absolutely perfect great cool alright all right no nope true "
-    "correct indeed definitely of course i see got it thank thanks you interesting good nice "
-    "so well fine wow super sorry"
-).split())
+DEFAULT_BACKCHANNEL = tuple(
+    (
+        "yeah yes yep yup ya yea okay ok mm mhm mmm hmm hm uh-huh mm-hmm mm-mm uh um oh ah "
+        "right sure exactly absolutely perfect great cool alright all right no nope true "
+        "correct indeed definitely of course i see got it thank thanks you interesting good nice "
+        "so well fine wow super sorry"
+    ).split()
+)
 TOKEN_RE = re.compile(r"[a-z0-9]+(?:[-'\u2019][a-z0-9]+)*")
 # Languages py3langid chooses between; other languages are rare in interview corpora
 # and widening the set makes short English turns misread.
@@ -58,6 +60,7 @@ class SubstanceSettings(Settings):
 
 @lru_cache(maxsize=1)
 def _identifier():
+    # loads its model on import: only when a language is detected
     from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
 
     ident = LanguageIdentifier.from_modelpath(MODEL_DIR / MODEL_FILE, norm_probs=True)
