@@ -28,8 +28,9 @@ from analysis.transcripts import SubstanceSettings, load_corpus, mark_substantiv
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--data",
-                        default=str(Path(__file__).resolve().parents[2] / "shared" / "corpus" / "transcripts"))
+    parser.add_argument(
+        "--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "corpus" / "transcripts")
+    )
     parser.add_argument("--limit", type=int, default=None)
     args = parser.parse_args()
 
@@ -40,8 +41,9 @@ def main() -> None:
     print(f"turns: {len(texts)} substantive interviewee turns, {sum(len(t.split()) for t in texts)} words")
 
     with tempfile.TemporaryDirectory() as cache_dir:
-        embedder = Embedder(cfg.embedding.model, cache_dir=cache_dir, batch_size=cfg.embedding.batch_size,
-                            show_progress=False)
+        embedder = Embedder(
+            cfg.embedding.model, cache_dir=cache_dir, batch_size=cfg.embedding.batch_size, show_progress=False
+        )
         embedder.encode_plain(texts[:64])  # load and warm up the model before timing
 
         started = time.perf_counter()
@@ -61,13 +63,19 @@ def main() -> None:
     cos = (plain * suite).sum(axis=1)
     over = cold_stats.chunked_texts
     print(f"plain fp32 encode:      {len(texts) / plain_s:7.1f} turns/s  ({plain_s:.1f} s)")
-    print(f"suite path, cold cache: {len(texts) / suite_s:7.1f} turns/s  ({suite_s:.1f} s; "
-          f"{over} over-long turns cut into {cold_stats.chunks - len(texts) + over} chunks)")
-    print(f"suite path, warm cache: {len(texts) / warm_s:7.1f} turns/s  ({warm_s:.2f} s; "
-          f"embedded {embedder.stats.embedded}, from cache {embedder.stats.from_cache})")
+    print(
+        f"suite path, cold cache: {len(texts) / suite_s:7.1f} turns/s  ({suite_s:.1f} s; "
+        f"{over} over-long turns cut into {cold_stats.chunks - len(texts) + over} chunks)"
+    )
+    print(
+        f"suite path, warm cache: {len(texts) / warm_s:7.1f} turns/s  ({warm_s:.2f} s; "
+        f"embedded {embedder.stats.embedded}, from cache {embedder.stats.from_cache})"
+    )
     print(f"speed-up of suite path over plain: {plain_s / suite_s:.2f}x")
-    print(f"cosine plain vs suite: mean {cos.mean():.4f}, min {cos.min():.4f}; "
-          f"identical where not chunked: {np.allclose(cos[cos < 0.9999].size, over)}")
+    print(
+        f"cosine plain vs suite: mean {cos.mean():.4f}, min {cos.min():.4f}; "
+        f"identical where not chunked: {np.allclose(cos[cos < 0.9999].size, over)}"
+    )
     print(f"warm vectors equal cold vectors: {np.array_equal(suite, again)}")
 
 

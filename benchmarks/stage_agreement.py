@@ -55,8 +55,12 @@ def main() -> None:
         processed = Path(args.processed).resolve() if args.processed else Path(tmp) / "processed"
         config = Path(tmp) / "settings.yaml"
         settings = yaml.safe_load((ROOT / "config" / "settings.yaml").read_text())
-        settings["paths"] = {"transcripts": str(corpus / "transcripts"), "processed": str(processed),
-                             "reports": str(Path(tmp) / "reports"), "notebooks": str(ROOT / "notebooks")}
+        settings["paths"] = {
+            "transcripts": str(corpus / "transcripts"),
+            "processed": str(processed),
+            "reports": str(Path(tmp) / "reports"),
+            "notebooks": str(ROOT / "notebooks"),
+        }
         settings["stages"]["taxonomy"] = str(ROOT / "config" / "taxonomy.yaml")
         settings["stages"]["code_map"] = str(ROOT / "config" / "code_map.yaml")
         config.write_text(yaml.safe_dump(settings))
@@ -87,17 +91,22 @@ def main() -> None:
         few_labels = few_shot_leave_one_out(signals, consensus, cfg.stages, topics, extra=(codings,))
         few = evaluate_predictions(few_labels, consensus, answers, ids)
         few_s = time.perf_counter() - started
-        few_consensus_only = evaluate_predictions(few_shot_leave_one_out(signals, consensus, cfg.stages, topics),
-                                                  consensus, answers, ids)
+        few_consensus_only = evaluate_predictions(
+            few_shot_leave_one_out(signals, consensus, cfg.stages, topics), consensus, answers, ids
+        )
 
         humans = compare_coders(codings, answers, ids)
         single = compare_to_consensus(codings, consensus, answers, ids)
 
     print(f"corpus: {corpus}")
-    print(f"prepared turns, embeddings and topics in {prepared:.0f} s; "
-          f"read {len(consensus.documents) + len(codings.documents)} coded PDFs in {read_s:.0f} s")
-    print(f"consensus files with codes: {', '.join(zero['interviews'])}; "
-          f"without codes: {len(zero['files_without_codes'])}")
+    print(
+        f"prepared turns, embeddings and topics in {prepared:.0f} s; "
+        f"read {len(consensus.documents) + len(codings.documents)} coded PDFs in {read_s:.0f} s"
+    )
+    print(
+        f"consensus files with codes: {', '.join(zero['interviews'])}; "
+        f"without codes: {len(zero['files_without_codes'])}"
+    )
     print(f"human coders compared on interviews: {', '.join(humans['interviews'])}")
     rows = {
         "zero-shot (suite)": headline(zero),
@@ -109,9 +118,11 @@ def main() -> None:
     print(pd.DataFrame(rows).T.to_string())
     for name, result in (("zero-shot", zero), ("few-shot", few)):
         spread = result["intervals"]
-        print(f"{name}: {spread['level']:.0%} intervals over {spread['resamples']} resamples "
-              f"of the {spread['interviews']} interviews: "
-              + ", ".join(f"{k} {v[0]:.3f}-{v[1]:.3f}" for k, v in spread.items() if isinstance(v, list)))
+        print(
+            f"{name}: {spread['level']:.0%} intervals over {spread['resamples']} resamples "
+            f"of the {spread['interviews']} interviews: "
+            + ", ".join(f"{k} {v[0]:.3f}-{v[1]:.3f}" for k, v in spread.items() if isinstance(v, list))
+        )
     print(f"zero-shot coding took {zero_s:.1f} s; few-shot leave-one-out {few_s:.1f} s")
     print("\nbars: zero-shot macro-F1 >= 0.30 and alpha >= 0.30; few-shot macro-F1 >= 0.40 and alpha >= 0.45")
     for name, result in (("zero-shot", zero), ("few-shot", few), ("coder vs coder", humans)):

@@ -33,9 +33,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run(notebook: str, out_dir: Path, data: str) -> float:
     started = time.perf_counter()
-    pm.execute_notebook(str(ROOT / "notebooks" / notebook), str(out_dir / notebook),
-                        parameters={"transcripts_dir": data}, cwd=str(ROOT / "notebooks"), kernel_name="python3",
-                        progress_bar=False)
+    pm.execute_notebook(
+        str(ROOT / "notebooks" / notebook),
+        str(out_dir / notebook),
+        parameters={"transcripts_dir": data},
+        cwd=str(ROOT / "notebooks"),
+        kernel_name="python3",
+        progress_bar=False,
+    )
     return time.perf_counter() - started
 
 
@@ -50,8 +55,12 @@ def main() -> None:
         config = tmp / "config" / "settings.yaml"
         config.parent.mkdir()
         settings = yaml.safe_load((ROOT / "config" / "settings.yaml").read_text())
-        settings["paths"] = {"transcripts": data, "processed": str(tmp / "processed"), "reports": str(tmp / "reports"),
-                             "notebooks": str(ROOT / "notebooks")}
+        settings["paths"] = {
+            "transcripts": data,
+            "processed": str(tmp / "processed"),
+            "reports": str(tmp / "reports"),
+            "notebooks": str(ROOT / "notebooks"),
+        }
         config.write_text(yaml.safe_dump(settings))
         os.environ["ANALYSIS_CONFIG"] = str(config)
         cfg = load_config(config)
@@ -65,10 +74,22 @@ def main() -> None:
         docs = table[["turn_id"]].merge(turns, on="turn_id", how="left")
         embedder = make_embedder(cfg, show_progress=False)
         topic_settings = cfg.topics
-        first = fit_topics(docs, vectors, topic_settings, seed=cfg.seed, embedding_model=lambda: embedder.model,
-                           model_id=embedder.model_id)
-        second = fit_topics(docs, vectors, topic_settings, seed=cfg.seed, embedding_model=lambda: embedder.model,
-                            model_id=embedder.model_id)
+        first = fit_topics(
+            docs,
+            vectors,
+            topic_settings,
+            seed=cfg.seed,
+            embedding_model=lambda: embedder.model,
+            model_id=embedder.model_id,
+        )
+        second = fit_topics(
+            docs,
+            vectors,
+            topic_settings,
+            seed=cfg.seed,
+            embedding_model=lambda: embedder.model,
+            model_id=embedder.model_id,
+        )
         from_notebook = read_table(cfg, "topics")
 
     quality = topic_quality(first.info, first.assignments, topic_settings)
@@ -78,13 +99,17 @@ def main() -> None:
     reasons = turns.loc[turns["role"] == "interviewee", "reason"].str.replace(r" [(].*", "", regex=True)
     set_aside = reasons.value_counts().drop("", errors="ignore").to_dict()
     print(f"corpus: {data}")
-    print(f"interviewee turns: {interviewee_turns}; modelled (substantive, English): {quality['answers']}; "
-          f"set aside: {set_aside}")
+    print(
+        f"interviewee turns: {interviewee_turns}; modelled (substantive, English): {quality['answers']}; "
+        f"set aside: {set_aside}"
+    )
     print(f"topics: {quality['topics']}                       (bar: >= 15)")
     print(f"largest topic share: {quality['largest_topic_share']:.1%}        (bar: <= 15%)")
     print(f"outlier share after reduction: {quality['outlier_share']:.1%}   (bar: <= 15%)")
-    print("topics with a stop word or filler in their top 10 words: "
-          f"{quality['topics_with_stop_or_filler_words']}   (bar: none)")
+    print(
+        "topics with a stop word or filler in their top 10 words: "
+        f"{quality['topics_with_stop_or_filler_words']}   (bar: none)"
+    )
     print(f"same seed, two fits, identical assignments: {same}; notebook run identical too: {same_nb}")
     cold_s, warm_s = sum(cold.values()), sum(warm.values())
     print("cold run 02 + 03: " + " + ".join(f"{s:.1f}" for s in cold.values()) + f" = {cold_s:.1f} s")

@@ -13,6 +13,10 @@ SHARED = ROOT.parent / "shared"
 CORPUS = SHARED / "corpus"
 TRANSCRIPTS = CORPUS / "transcripts"
 SAMPLE = ROOT / "data" / "raw" / "sample"
+SAMPLE_CODES = ROOT / "data" / "raw" / "sample_codes"
+SETTINGS = ROOT / "config" / "settings.yaml"
+TAXONOMY = ROOT / "config" / "taxonomy.yaml"
+CODE_MAP = ROOT / "config" / "code_map.yaml"
 
 
 def pytest_collection_modifyitems(config, items):
@@ -43,24 +47,43 @@ def write_files(tmp_path):
     return _write
 
 
+def sample_settings(**paths) -> dict:
+    """The project's settings (config/settings.yaml) with the taxonomy and code map of the
+    project, and ``paths`` overridden."""
+    import yaml
+
+    settings = yaml.safe_load(SETTINGS.read_text())
+    settings["paths"].update(paths)
+    settings["stages"].update({"taxonomy": str(TAXONOMY), "code_map": str(CODE_MAP)})
+    return settings
+
+
+def write_config(base: Path, settings: dict) -> Path:
+    """Write ``settings`` as ``base/config/settings.yaml`` and return its path."""
+    import yaml
+
+    config = base / "config" / "settings.yaml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(yaml.safe_dump(settings))
+    return config
+
+
 @pytest.fixture(scope="session")
 def sample_run(tmp_path_factory):
     """The embedded sample through load, embed, topics and stages, in a temporary
     processed folder: (config, config path)."""
-    import yaml
-
-    from analysis import load_config
-    from analysis._pipeline import embed_step, load_step, stages_step, topics_step
+    from analysis import embed_step, load_config, load_step, stages_step, topics_step
 
     base = tmp_path_factory.mktemp("sample_run")
-    config = base / "config" / "analysis.yaml"
-    config.parent.mkdir()
-    settings = yaml.safe_load((ROOT / "config" / "analysis.yaml").read_text())
-    settings["paths"].update({"transcripts": str(SAMPLE), "processed": str(base / "processed"),
-                              "codes": str(ROOT / "data" / "raw" / "sample_codes"),
-                              "theme_labels": str(base / "theme_labels.json")})
-    settings["stages"].update({"taxonomy": str(ROOT / "config" / "stages.yaml"), "code_map": str(ROOT / "config" / "code_stages.yaml")})
-    config.write_text(yaml.safe_dump(settings))
+    config = write_config(
+        base,
+        sample_settings(
+            transcripts=str(SAMPLE),
+            processed=str(base / "processed"),
+            reference_codes=str(SAMPLE_CODES),
+            theme_labels=str(base / "theme_labels.json"),
+        ),
+    )
     cfg = load_config(config)
     load_step(cfg)
     embed_step(cfg, show_progress=False)

@@ -1,65 +1,55 @@
-"""Taxonomy, human codes (Delve PDFs, CSV), stage coding and agreement."""
+"""Human codes (Delve PDFs, CSV) mapped to stages, and the agreement metrics."""
 
 from __future__ import annotations
-
-import json
-import subprocess
-import sys
 
 import krippendorff
 import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import ConfigError, load_corpus, load_taxonomy
-from analysis._agreement import agreement, cohen_kappa, krippendorff_alpha_nominal
-from analysis._codes import load_code_map, read_codes_folder, read_delve_pdf
+from analysis import ConfigError, load_corpus
+from analysis.human_codes import (
+    agreement,
+    cohen_kappa,
+    krippendorff_alpha_nominal,
+    load_code_map,
+    read_codes_folder,
+    read_delve_pdf,
+    training_labels,
+)
+from conftest import CODE_MAP, CORPUS, SAMPLE, SAMPLE_CODES, TRANSCRIPTS
 
-from conftest import CORPUS, ROOT, SAMPLE, TRANSCRIPTS
-
-TAXONOMY = ROOT / "config" / "stages.yaml"
-CODE_MAP = ROOT / "config" / "code_stages.yaml"
-IDS = ["data", "model_training", "model_evaluation", "model_deployment", "model_maintenance",
-       "ml_pipeline_infrastructure", "quality_attributes", "other"]
-
-
-def test_default_taxonomy_has_the_study_stages():
-    taxonomy = load_taxonomy(TAXONOMY)
-    assert taxonomy.ids == IDS
-    assert all(s.description and s.cues for s in taxonomy.stages)
-    assert set(taxonomy.kind_examples()) == {"issue", "fix"}
-
-
-def test_taxonomy_is_data_a_researcher_edits(tmp_path):
-    path = tmp_path / "stages.yaml"
-    path.write_text("stages:\n  - {id: labels, name: Labels, description: labelling problems}\n"
-                    "  - {id: serving, name: Serving, description: model serving}\n"
-                    "kinds: {issue: [it broke], fix: [we fixed it]}\n")
-    assert load_taxonomy(path).ids == ["labels", "serving"]
-    path.write_text("stages:\n  - {id: labels, name: Labels}\nkinds: {issue: [a], fix: [b]}\n")
-    with pytest.raises(ConfigError, match=r"stages\[0\]\.description: required"):
-        load_taxonomy(path)
-    path.write_text("stages:\n  - {id: a, name: A, description: x}\n  - {id: a, name: B, description: y}\nkinds: {issue: [a], fix: [b]}\n")
-    with pytest.raises(ConfigError, match="duplicate stage id 'a'"):
-        load_taxonomy(path)
+IDS = [
+    "data",
+    "model_training",
+    "model_evaluation",
+    "model_deployment",
+    "model_maintenance",
+    "ml_pipeline_infrastructure",
+    "quality_attributes",
+    "other",
+]
 
 
-@pytest.mark.parametrize("code, expected", [
-    ("Data-no-signal", ("data", "issue", "mapped")),
-    ("QM-explainability-fix", ("quality_attributes", "fix", "mapped")),
-    ("MLP-unstable-external-dependency", ("ml_pipeline_infrastructure", "issue", "mapped")),
-    ("Stakeholders-lack-of-knowledge", ("other", "issue", "mapped")),
-    ("Model-Evaluation-issues [ME]", ("model_evaluation", "issue", "mapped")),
-    ("Model-Training-issues (MT)", ("model_training", "issue", "mapped")),
-    ("Q7.2", (None, None, "question-id")),
-    ("tabular-issue", ("data", "issue", "mapped")),
-    ("how-to-evaluate-model", ("model_evaluation", "issue", "mapped")),
-    ("feedback-loop", ("model_evaluation", "issue", "mapped")),
-    ("stack-not-standardized", ("ml_pipeline_infrastructure", "issue", "mapped")),
-    ("friction-separated-teams", ("other", "issue", "mapped")),
-    ("last-question-answers", (None, None, "not-a-stage")),
-    ("something-new", (None, None, "unmapped")),
-])
+@pytest.mark.parametrize(
+    "code, expected",
+    [
+        ("Data-no-signal", ("data", "issue", "mapped")),
+        ("QM-explainability-fix", ("quality_attributes", "fix", "mapped")),
+        ("MLP-unstable-external-dependency", ("ml_pipeline_infrastructure", "issue", "mapped")),
+        ("Stakeholders-lack-of-knowledge", ("other", "issue", "mapped")),
+        ("Model-Evaluation-issues [ME]", ("model_evaluation", "issue", "mapped")),
+        ("Model-Training-issues (MT)", ("model_training", "issue", "mapped")),
+        ("Q7.2", (None, None, "question-id")),
+        ("tabular-issue", ("data", "issue", "mapped")),
+        ("how-to-evaluate-model", ("model_evaluation", "issue", "mapped")),
+        ("feedback-loop", ("model_evaluation", "issue", "mapped")),
+        ("stack-not-standardized", ("ml_pipeline_infrastructure", "issue", "mapped")),
+        ("friction-separated-teams", ("other", "issue", "mapped")),
+        ("last-question-answers", (None, None, "not-a-stage")),
+        ("something-new", (None, None, "unmapped")),
+    ],
+)
 def test_code_map(code, expected):
     assert load_code_map(CODE_MAP, IDS).classify(code) == expected
 
@@ -93,8 +83,8 @@ def test_agreement_counts():
 
 def test_sample_csv_codes_are_read_and_mapped():
     turns = load_corpus(SAMPLE).turns
-    human = read_codes_folder(ROOT / "data" / "raw" / "sample_codes", turns, load_code_map(CODE_MAP, IDS))
-    assert len(human.codes) == len(pd.read_csv(ROOT / "data" / "raw" / "sample_codes" / "codes.csv"))
+    human = read_codes_folder(SAMPLE_CODES, turns, load_code_map(CODE_MAP, IDS))
+    assert len(human.codes) == len(pd.read_csv(SAMPLE_CODES / "codes.csv"))
     assert set(human.codes["status"]) == {"mapped"}
     assert human.documents["has_codes"].all()
     assert (human.codes.groupby("interview_id")["turn_index"].min() >= 1).all()
@@ -145,44 +135,48 @@ class TestDelvePdfs:
         assert not any("Amin" in f or "Mouna" in f for f in human.codes["source_file"])
 
 
-@pytest.mark.slow
-def test_cli_code_stages_and_evaluate_on_the_sample(tmp_path):
-    import yaml
+def test_training_labels_keep_each_coder_of_an_interview():
+    answers = pd.DataFrame({"interview_id": ["7"] * 4, "turn_id": ["a", "b", "c", "d"], "turn_index": [1, 2, 3, 4]})
+    codes = pd.DataFrame(
+        {
+            "interview_id": ["7", "7", "7"],
+            "source_file": ["c1.pdf", "c1.pdf", "c2.pdf"],
+            "turn_index": [1, 3, 3],
+            "stage": ["data", "data", "model_evaluation"],
+            "status": "mapped",
+            "kind": "issue",
+        }
+    )
+    documents = pd.DataFrame(
+        {
+            "interview_id": ["7", "7"],
+            "source_file": ["c1.pdf", "c2.pdf"],
+            "has_codes": True,
+            "first_coded_turn": [1, 3],
+            "last_coded_turn": [3, 3],
+        }
+    )
+    assert training_labels(answers, codes, documents, ["data", "model_evaluation"]) == [
+        {"a": {"data"}, "b": set(), "c": {"data"}},
+        {"c": {"model_evaluation"}},
+    ]
 
-    config = tmp_path / "config" / "analysis.yaml"
-    config.parent.mkdir()
-    settings = yaml.safe_load((ROOT / "config" / "analysis.yaml").read_text())
-    settings["paths"].update({"transcripts": str(SAMPLE), "processed": str(tmp_path / "processed"),
-                              "codes": str(ROOT / "data" / "raw" / "sample_codes")})
-    settings["stages"].update({"taxonomy": str(TAXONOMY), "code_map": str(CODE_MAP)})
-    config.write_text(yaml.safe_dump(settings))
-    run = lambda *args: subprocess.run([sys.executable, "-m", "analysis", "--config", str(config), *args],
-                                       capture_output=True, text=True, cwd=tmp_path)
-    out = tmp_path / "pred.csv"
-    result = run("code-stages", "--transcripts", str(SAMPLE), "--out", str(out))
-    assert result.returncode == 0, result.stderr
-    predictions = pd.read_csv(out, dtype={"interview_id": str}, keep_default_na=False)
-    turns = load_corpus(SAMPLE).turns
-    assert len(predictions) == (turns["role"] == "interviewee").sum()
-    assert list(predictions.columns[:9]) == ["interview_id", "turn_id", "turn_index", "source_file", "line_start",
-                                             "line_end", "text", "stages", "kind"]
-    assert [c for c in predictions.columns if c.startswith("score_")] == [f"score_{s}" for s in IDS]
-    stages = predictions["stages"].str.split(";").explode()
-    assert set(stages) <= set(IDS) | {""}
-    assert set(predictions.loc[predictions["stages"] == "", "kind"]) <= {""}
-    assert set(predictions.loc[predictions["stages"] != "", "kind"]) <= {"issue", "fix"}
-    # backchannels carry no stage of their own
-    backchannel = predictions["text"].isin(["Yeah.", "Mm-hmm.", "Thanks.", "You're welcome.", "My pleasure."])
-    assert (predictions.loc[backchannel, "stages"] == "").all()
 
-    metrics = tmp_path / "metrics.json"
-    result = run("evaluate", "--predictions", str(out), "--codes", str(ROOT / "data" / "raw" / "sample_codes"),
-                 "--out", str(metrics))
-    assert result.returncode == 0, result.stderr
-    data = json.loads(metrics.read_text())
-    assert data["overall"]["units"] > 30
-    assert 0 <= data["overall"]["micro_f1"] <= 1
-    # the same command with few-shot training on the sample's own codes
-    result = run("code-stages", "--train-codes", str(ROOT / "data" / "raw" / "sample_codes"), "--out", str(out))
-    assert result.returncode == 0, result.stderr
-    assert "few-shot" in result.stdout or "zero-shot" in result.stdout
+@pytest.mark.corpus
+def test_a_cached_delve_print_reads_back_the_same_without_opening_the_pdf(tmp_path, monkeypatch):
+    import pdfplumber
+
+    path = CORPUS / "coded" / "moderation" / "2023-06-04-Interview 11 - Amin.pdf"
+    first = read_delve_pdf(path, tmp_path)
+    assert len(list(tmp_path.glob("*.json"))) == 1
+
+    def no_pdf(*_args, **_kwargs):
+        raise AssertionError("the PDF was parsed again")
+
+    monkeypatch.setattr(pdfplumber, "open", no_pdf)
+    again = read_delve_pdf(path, tmp_path)
+    assert (again.interview_id, again.coder, again.title) == (first.interview_id, first.coder, first.title)
+    assert again.turns == first.turns and again.has_codes
+    # another file is another key: it is parsed, not served from the cache
+    with pytest.raises(AssertionError, match="parsed again"):
+        read_delve_pdf(CORPUS / "coded" / "moderation" / "2023-06-04-Interview 20 - Mouna.txt.pdf", tmp_path)

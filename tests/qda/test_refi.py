@@ -10,14 +10,15 @@ import pandas as pd
 import pytest
 import xmlschema
 
-from analysis import load_config, load_taxonomy
-from analysis._pipeline import export_step, read_human_codes, read_table
-from analysis._refi import read_qdpx
-
-from conftest import ROOT, SAMPLE, SHARED
+from analysis import export_step, load_taxonomy, read_human_codes, read_table
+from analysis.qda import QdpxError, read_qdpx
+from conftest import SHARED, TAXONOMY
 
 SCHEMAS = SHARED / "schemas" / "refi-qda"
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not SCHEMAS.is_dir(), reason=f"REFI-QDA schemas not found at {SCHEMAS}")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not SCHEMAS.is_dir(), reason=f"REFI-QDA schemas not found at {SCHEMAS}"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,9 @@ def test_project_and_codebook_validate_against_the_refi_schemas(exported):
     assert sum(n.startswith("sources/") for n in names) == 6
     # a broken project is rejected by the same validator: the check can fail
     with pytest.raises(xmlschema.XMLSchemaValidationError):
-        xmlschema.XMLSchema(SCHEMAS / "Project.xsd").validate(project.replace('isCodable="true"', 'isCodable="maybe"', 1))
+        xmlschema.XMLSchema(SCHEMAS / "Project.xsd").validate(
+            project.replace('isCodable="true"', 'isCodable="maybe"', 1)
+        )
 
 
 def test_round_trip_positions_guids_and_counts(exported):
@@ -51,14 +54,14 @@ def test_round_trip_positions_guids_and_counts(exported):
     assert len(suite) == len(coded)
     texts = {s.guid: s.text for s in project.sources}
     for selection in suite:
-        selected = texts[selection.source][selection.start:selection.end]
+        selected = texts[selection.source][selection.start : selection.end]
         matches = turns[(turns["text"] == selected)]
         assert len(matches) >= 1, selection.name
         assert all(ref in codes for ref in selection.codes)
     # selections per stage code equal the coded turns per stage
     stage_names = {c.name for root in project.codes for c, parent in root.walk() if parent is None}
     per_code = pd.Series([codes[ref][0].name for s in suite for ref in s.codes if codes[ref][1] is None]).value_counts()
-    names = {st.id: st.name for st in load_taxonomy(ROOT / "config" / "stages.yaml").stages}
+    names = {st.id: st.name for st in load_taxonomy(TAXONOMY).stages}
     expected = coded["stages"].explode().map(names).value_counts()
     assert per_code.sort_index().to_dict() == expected.sort_index().to_dict()
     assert set(per_code.index) <= stage_names
@@ -82,15 +85,21 @@ def test_exported_project_imports_back_as_human_codes(exported, tmp_path):
     turns = read_table(cfg, "turns").set_index("turn_id")
     suite = human.codes[(human.codes["status"] == "mapped") & human.codes["coder"].eq("coder-1")]
     imported = {(r.interview_id, int(r.turn_index), r.stage) for r in suite.itertuples()}
-    exported_pairs = {(turns.loc[t, "interview_id"], int(turns.loc[t, "turn_index"]), s)
-                      for t, ss in zip(stages["turn_id"], stages["stages"]) for s in ss}
+    exported_pairs = {
+        (turns.loc[t, "interview_id"], int(turns.loc[t, "turn_index"]), s)
+        for t, ss in zip(stages["turn_id"], stages["stages"])
+        for s in ss
+    }
     assert imported == exported_pairs
 
 
 def test_cli_export_and_tables(exported, tmp_path):
     cfg, config, _ = exported
-    result = subprocess.run([sys.executable, "-m", "analysis", "--config", str(config), "export", "--out", str(tmp_path)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "analysis", "--config", str(config), "export", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     segments = pd.read_csv(tmp_path / "coded_segments.csv", dtype={"interview_id": str})
     stages = read_table(cfg, "stages")
@@ -104,8 +113,6 @@ def test_cli_export_and_tables(exported, tmp_path):
 
 
 def test_broken_archive_is_reported_with_its_name(tmp_path):
-    from analysis._refi import QdpxError
-
     bad = tmp_path / "broken.qdpx"
     bad.write_bytes(b"not a zip")
     with pytest.raises(QdpxError, match="broken.qdpx: not a .qdpx archive"):

@@ -3,15 +3,25 @@ the processed tables; the explorer, driven through its widgets."""
 
 from __future__ import annotations
 
+import html
 import json
 
 import pandas as pd
 import pytest
 
-from analysis import (ThemeExplorer, interviewees_per_theme_figure, load_theme_labels, read_table, saturation_figure,
-                      saturation_table, stage_distribution_figure, theme_cooccurrence_figure, theme_heatmap_figure,
-                      theme_tables_for)
-from analysis._charts import ThemeTables
+from analysis import export_step, read_table
+from analysis.report import (
+    ThemeExplorer,
+    ThemeTables,
+    interviewees_per_theme_figure,
+    saturation_figure,
+    saturation_table,
+    stage_distribution_figure,
+    theme_cooccurrence_figure,
+    theme_heatmap_figure,
+    theme_tables_for,
+)
+from analysis.topics import load_theme_labels
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +46,11 @@ def test_heatmap_cells_are_answer_counts(run):
             expected = sum(1 for p, t in zip(modelled["speaker_id"], modelled["topic"]) if p == person and t == topic)
             assert heat["z"][i][j] == expected
     assert sorted(topics) == sorted(set(modelled["topic"]))
-    assert fig["layout"]["title"]["text"] and fig["layout"]["xaxis"]["title"]["text"] and fig["layout"]["yaxis"]["title"]["text"]
+    assert (
+        fig["layout"]["title"]["text"]
+        and fig["layout"]["xaxis"]["title"]["text"]
+        and fig["layout"]["yaxis"]["title"]["text"]
+    )
     # themes are grouped by stage: the stage order of the columns never goes back
     order = list(tables.stage_names)
     stage_of = dict(zip(tables.themes["topic"], tables.themes["stage"]))
@@ -66,7 +80,11 @@ def test_stage_distribution_counts(run):
     data = stage_distribution_figure(predictions, tables.stage_names).to_dict()["data"]
     for trace in data:
         for stage, count in zip(tables.stage_names, trace["y"]):
-            expected = sum(1 for st, k in zip(predictions["stages"], predictions["kind"]) if stage in st.split(";") and k == trace["name"])
+            expected = sum(
+                1
+                for st, k in zip(predictions["stages"], predictions["kind"])
+                if stage in st.split(";") and k == trace["name"]
+            )
             assert count == expected
 
 
@@ -83,20 +101,52 @@ def test_saturation(run):
 
 
 def test_forty_interviewees_sixty_themes_stay_readable():
-    rows = [{"turn_id": f"{p}-{t}", "speaker_id": f"I{p}", "topic": t, "theme": f"theme number {t}", "stage": "data",
-             "kind": "issue", "text": "x"} for p in range(40) for t in range(60) if (p + t) % 3 == 0]
+    rows = [
+        {
+            "turn_id": f"{p}-{t}",
+            "speaker_id": f"I{p}",
+            "topic": t,
+            "theme": f"theme number {t}",
+            "stage": "data",
+            "kind": "issue",
+            "text": "x",
+        }
+        for p in range(40)
+        for t in range(60)
+        if (p + t) % 3 == 0
+    ]
     answers = pd.DataFrame(rows)
-    themes = pd.DataFrame({"topic": range(60), "theme": [f"theme number {t}" for t in range(60)], "stage": "data",
-                           "stage_name": "Data", "answers": 1})
+    themes = pd.DataFrame(
+        {
+            "topic": range(60),
+            "theme": [f"theme number {t}" for t in range(60)],
+            "stage": "data",
+            "stage_name": "Data",
+            "answers": 1,
+        }
+    )
     fig = theme_heatmap_figure(ThemeTables(answers, themes, {"data": "Data"}))
     assert len(fig.data[0].y) == 40 and len(fig.data[0].x) == 60
     assert fig.layout.height >= 40 * 16 and fig.layout.width >= 60 * 16
 
 
 def test_hover_text_is_escaped():
-    answers = pd.DataFrame([{"turn_id": "a", "speaker_id": "I1", "topic": 0, "theme": "<b>x</b>", "stage": "data",
-                             "kind": "issue", "text": "<script>alert(1)</script> <img src=x onerror=alert(1)>"}])
-    themes = pd.DataFrame({"topic": [0], "theme": ["<b>x</b>"], "stage": ["data"], "stage_name": ["Data"], "answers": [1]})
+    answers = pd.DataFrame(
+        [
+            {
+                "turn_id": "a",
+                "speaker_id": "I1",
+                "topic": 0,
+                "theme": "<b>x</b>",
+                "stage": "data",
+                "kind": "issue",
+                "text": "<script>alert(1)</script> <img src=x onerror=alert(1)>",
+            }
+        ]
+    )
+    themes = pd.DataFrame(
+        {"topic": [0], "theme": ["<b>x</b>"], "stage": ["data"], "stage_name": ["Data"], "answers": [1]}
+    )
     fig = theme_heatmap_figure(ThemeTables(answers, themes, {"data": "Data"}))
     hover = json.dumps(fig.to_dict())
     assert "<script>" not in hover and "<img" not in hover
@@ -114,7 +164,9 @@ def test_explorer_filters_search_and_rename(run):
     explorer.interviewee.value = "(all)"
     explorer.search.value = "latency"
     expected = turns.set_index("turn_id").loc[modelled["turn_id"]]
-    hits = expected["text"].str.lower().str.contains("latency") | expected["question_text"].fillna("").str.lower().str.contains("latency")
+    hits = expected["text"].str.lower().str.contains("latency") | expected["question_text"].fillna(
+        ""
+    ).str.lower().str.contains("latency")
     assert len(explorer.matches()) == int(hits.sum()) > 0
     explorer.search.value = ""
     stage = tables.themes["stage"].iloc[0]
@@ -126,13 +178,21 @@ def test_explorer_filters_search_and_rename(run):
     explorer.theme.value = topic
     explorer.new_label.value = "Label noise from busy operators"
     explorer.rename_button.click()
-    assert load_theme_labels(cfg.paths.theme_labels, read_table(cfg, "topic_info")) == {topic: "Label noise from busy operators"}
+    assert load_theme_labels(cfg.paths.theme_labels, read_table(cfg, "topic_info")) == {
+        topic: "Label noise from busy operators"
+    }
     again, _ = theme_tables_for(cfg)
     assert "Label noise from busy operators" in again.themes["theme"].tolist()
     assert any("Label noise from busy operators" in x for x in theme_heatmap_figure(again).data[0].x)
-    from analysis import export_step
-
     exported = export_step(cfg, cfg.paths.processed / "export_after_rename", formats=("qdc", "csv"))
     assert "Label noise from busy operators" in exported["qdc"].read_text(encoding="utf-8")
-    # every quote shows its question and its source line
-    assert "Q: " in explorer.output.value and ".txt:" in explorer.output.value or ".md:" in explorer.output.value
+    # every quote shows its question and its source line, as the turns table has them
+    shown = explorer.matches().head(explorer.page_size)
+    assert len(shown) > 0 and explorer.theme.value == topic
+    output = explorer.output.value
+    assert output.count("Q: ") == len(shown)
+    source = turns.set_index("turn_id").loc[shown["turn_id"]]
+    for turn_id, row in source.iterrows():
+        question = " ".join(str(row["question_text"] or "").split())
+        assert f"{html.escape(row['source_file'])}:{int(row['line_start'])}</div>" in output, turn_id
+        assert f"Q: {html.escape(question)}</div>" in output, turn_id

@@ -2,39 +2,49 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+from html import escape
+from io import StringIO
 
+import nbformat
 import pandas as pd
 import pytest
-import yaml
+from plotly.offline import get_plotlyjs, get_plotlyjs_version
 
 from analysis import load_config
-from analysis._report import run_report
-
-from conftest import ROOT, SAMPLE
+from analysis.report import run_report
+from conftest import ROOT, SAMPLE, SAMPLE_CODES, sample_settings, write_config
 
 pytestmark = pytest.mark.slow
 XSS = ("<script>alert(1)</script>", "<img src=x onerror=alert(1)>")
-XSS_ANSWER = (f"Once our scraped training data contained {XSS[0]} and {XSS[1]} inside product descriptions, "
-              "so now the data validation step rejects any markup in text fields before training the model.")
+XSS_ANSWER = (
+    f"Once our scraped training data contained {XSS[0]} and {XSS[1]} inside product descriptions, "
+    "so now the data validation step rejects any markup in text fields before training the model."
+)
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     base = tmp_path_factory.mktemp("run")
-    config = base / "config" / "analysis.yaml"
-    config.parent.mkdir()
-    settings = yaml.safe_load((ROOT / "config" / "analysis.yaml").read_text())
+    settings = sample_settings()
     shutil.copytree(SAMPLE, base / "sample")
     # a transcript line carrying markup must show as text everywhere and run nothing
     first = base / "sample" / "Interview 101.txt"
     title, rest = first.read_text(encoding="utf-8").split("\n", 1)
-    first.write_text(f"{title}\nInterviewer 1: Anything about scraped data?\nInterviewee: {XSS_ANSWER}\n{rest}", encoding="utf-8")
-    settings["stages"].update({"taxonomy": str(ROOT / "config" / "stages.yaml"), "code_map": str(ROOT / "config" / "code_stages.yaml")})
-    settings["paths"] = {"transcripts": "sample", "codes": str(ROOT / "data" / "raw" / "sample_codes"), "processed": str(base / "processed"),
-                         "reports": str(base / "reports"), "notebooks": str(ROOT / "notebooks")}
-    config.write_text(yaml.safe_dump(settings))
+    first.write_text(
+        f"{title}\nInterviewer 1: Anything about scraped data?\nInterviewee: {XSS_ANSWER}\n{rest}", encoding="utf-8"
+    )
+    settings["paths"] = {
+        "transcripts": "sample",
+        "reference_codes": str(SAMPLE_CODES),
+        "processed": str(base / "processed"),
+        "reports": str(base / "reports"),
+        "notebooks": str(ROOT / "notebooks"),
+        "theme_labels": str(base / "theme_labels.json"),
+    }
+    config = write_config(base, settings)
     mp = pytest.MonkeyPatch()
     mp.setenv("ANALYSIS_CONFIG", str(config))  # the notebooks' kernels read the same file
     cfg = load_config(config)
@@ -43,14 +53,45 @@ def report(tmp_path_factory):
     mp.undo()
 
 
+NOTEBOOKS = [
+    "01_load_transcripts",
+    "02_embed_answers",
+    "03_topic_model",
+    "04_lifecycle_stages",
+    "05_themes",
+    "06_agreement",
+    "07_explore_themes",
+    "08_export",
+]
+
+
+def _first_heading(notebook) -> str:
+    for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]:
+        for line in "".join(cell["source"]).splitlines():
+            if cell["cell_type"] == "markdown" and line.startswith("# "):
+                return line[2:].strip()
+    raise AssertionError(f"{notebook.name} has no title")
+
+
 def test_every_notebook_renders_and_the_index_links_them(report):
     cfg, rendered = report
     names = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert names == [f"{n}.ipynb" for n in NOTEBOOKS]
     assert [r.notebook.name for r in rendered] == names
+    assert [r.html for r in rendered] == [cfg.paths.reports / f"{n}.html" for n in NOTEBOOKS]
     index = (cfg.paths.reports / "index.html").read_text()
+    links = re.findall(r'<a href="([^"]+)">([^<]*)</a>', index)
+    assert links == [(f"{n}.html", escape(_first_heading(ROOT / "notebooks" / f"{n}.ipynb"))) for n in NOTEBOOKS]
     for r in rendered:
-        assert r.html.is_file() and r.html.stat().st_size > 0
-        assert f'href="{r.html.name}"' in index
+        page = r.html.read_text(encoding="utf-8")
+        title = _first_heading(r.notebook)
+        assert re.search(r"<h1[^>]*>\s*" + re.escape(escape(title)), page), r.html.name
+        # every cell ran without an error, and every figure of the executed notebook is in the page
+        executed = nbformat.read(str(cfg.paths.reports / "executed" / r.notebook.name), as_version=4)
+        outputs = [o for cell in executed.cells for o in cell.get("outputs", [])]
+        assert not [o for o in outputs if o.get("output_type") == "error"], r.html.name
+        figures = [o for o in outputs if "application/vnd.plotly.v1+json" in o.get("data", {})]
+        assert page.count('class="plotly-graph-div"') == len(figures), r.html.name
 
 
 def test_load_notebook_writes_turns_and_shows_the_chart(report):
@@ -60,9 +101,13 @@ def test_load_notebook_writes_turns_and_shows_the_chart(report):
     assert set(turns["format"]) == {"plain", "delve-markdown", "webvtt", "srt", "docx"}
     html = (cfg.paths.reports / "01_load_transcripts.html").read_text()
     assert "Words spoken per interview, by role" in html
-    # plotly.js is inline (reviewers may be offline), not fetched from a CDN.
-    assert "cdn.plot.ly" not in html and "plotly.js v" in html.lower() or "plotly.js" in html
+    # plotly.js is inline (reviewers may be offline), not fetched from a CDN: the page
+    # carries the bundle of the installed plotly, and loads no script from elsewhere.
+    assert f"plotly.js v{get_plotlyjs_version()}" in html
+    # (the bundle itself names cdn.plot.ly once, as the default topojson URL of maps: nothing more)
+    assert html.count("cdn.plot.ly") == get_plotlyjs().count("cdn.plot.ly")
     assert not re.search(r"https://cdn\.plot\.ly/plotly-[\d.]+\.min\.js", html)
+    assert not re.search(r"<script[^>]*\bsrc=[\"']?https?://", html, re.IGNORECASE)
     # names from the sample (a Delve title, SRT speaker names) do not leak
     for name in ("Alex Martin", "Dana Reyes", "Sam Okafor"):
         assert name not in html
@@ -82,13 +127,18 @@ def test_topic_notebook_writes_its_tables_and_model(report):
     assert (cfg.paths.processed / "topic_model" / "topics.json").is_file()
     assert list((cfg.paths.processed / "topic_model").glob("*.safetensors"))
     html = (cfg.paths.reports / "03_topic_model.html").read_text()
-    for title in ("Top words of the largest topics", "Answers by topic", "Topic hierarchy", "Answers per topic and interviewee"):
+    for title in (
+        "Top words of the largest topics",
+        "Answers by topic",
+        "Topic hierarchy",
+        "Answers per topic and interviewee",
+    ):
         assert title in html
     # the hierarchy's progress bar stays out of the report
     assert "it/s]" not in html
 
 
-def test_stage_and_agreement_notebooks(report):
+def test_stage_theme_agreement_and_export_notebooks(report):
     cfg, _ = report
     stages = pd.read_parquet(cfg.paths.processed / "stages.parquet")
     turns = pd.read_parquet(cfg.paths.processed / "turns.parquet")
@@ -96,14 +146,50 @@ def test_stage_and_agreement_notebooks(report):
     mix = pd.read_parquet(cfg.paths.processed / "topic_stages.parquet")
     info = pd.read_parquet(cfg.paths.processed / "topic_info.parquet")
     assert set(mix["topic"]) == set(info["topic"])
-    import json
+    html = (cfg.paths.reports / "04_lifecycle_stages.html").read_text()
+    for title in (
+        "Coded answers per lifecycle stage",
+        "Lifecycle stages within each topic",
+        "Coded answers per interviewee and lifecycle stage",
+    ):
+        assert title in html
+    html = (cfg.paths.reports / "05_themes.html").read_text()
+    for title in (
+        "Issue frequency: answers per interviewee and theme",
+        "Interviewees per theme",
+        "Co-occurrence of themes within interviewees",
+        "Thematic saturation",
+    ):
+        assert title in html
 
     agreement = json.loads((cfg.paths.processed / "agreement.json").read_text())
-    assert agreement["suite_vs_reference"]["interviews"] == ["101", "102", "103", "104", "105", "106"]
-    html = (cfg.paths.reports / "04_lifecycle_stages.html").read_text()
-    for title in ("Lifecycle stages within each topic", "Coded answers per interviewee and lifecycle stage"):
-        assert title in html
-    assert "macro_f1" in (cfg.paths.reports / "05_agreement.html").read_text()
+    suite = agreement["suite_vs_reference"]
+    assert suite["interviews"] == ["101", "102", "103", "104", "105", "106"]
+    # the per-stage table of the report shows the figures agreement.json holds
+    tables = pd.read_html(StringIO((cfg.paths.reports / "06_agreement.html").read_text()))
+    per_stage = next(t for t in tables if "stage" in t.columns and "tp" in t.columns).set_index("stage")
+    assert per_stage.index.tolist() == agreement["stages"] == list(suite["overall"]["per_stage"])
+    for stage, figures in suite["overall"]["per_stage"].items():
+        for key in ("tp", "fp", "fn", "reference_positives", "other_positives"):
+            assert per_stage.loc[stage, key] == figures[key], (stage, key)
+        for key in ("kappa", "f1"):
+            if figures[key] is None or figures[key] != figures[key]:
+                assert pd.isna(per_stage.loc[stage, key]), (stage, key)
+            else:
+                assert per_stage.loc[stage, key] == pytest.approx(figures[key], abs=5e-4), (stage, key)
+
+    # notebook 08 wrote the export, and its project holds one coded selection per coded answer
+    export = cfg.paths.processed / "export"
+    assert {p.name for p in export.iterdir()} >= {
+        "study.qdpx",
+        "codebook.qdc",
+        "coded_segments.csv",
+        "interviewee_by_theme.csv",
+        "study.xlsx",
+    }
+    segments = pd.read_csv(export / "coded_segments.csv")
+    assert len(segments) == int(stages["stages"].map(len).sum())
+    assert "study.qdpx" in (cfg.paths.reports / "08_export.html").read_text()
 
 
 CHROMIUM = "/usr/bin/chromium"
@@ -118,9 +204,18 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-quic",
-                                                              "--no-first-run", "--disable-background-networking",
-                                                              "--disable-component-update", "--disable-sync"])
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         yield b
         b.close()
 
@@ -143,13 +238,16 @@ def test_reports_in_a_real_browser(report, browser):
     for r in rendered:
         page = browser.new_page()
         errors, dialogs = [], []
-        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        # default arguments bind this page's lists (the handlers outlive the loop body)
+        page.on("console", lambda msg, errors=errors: errors.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
+        page.on("dialog", lambda d, dialogs=dialogs: (dialogs.append(d.message), d.dismiss()))
         page.goto(r.html.as_uri(), wait_until="load")
         expected = _expected_traces(cfg.paths.reports / "executed" / r.notebook.name)
         if expected:
-            page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {len(expected)}", timeout=30000)
+            page.wait_for_function(
+                f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {len(expected)}", timeout=30000
+            )
         drawn = page.evaluate("Array.from(document.querySelectorAll('.js-plotly-plot')).map(g => g.data.length)")
         assert drawn == expected, r.html.name
         assert page.evaluate("document.querySelectorAll('.js-plotly-plot svg.main-svg').length") >= len(expected)
@@ -162,7 +260,9 @@ def test_reports_in_a_real_browser(report, browser):
         # plotly.js inline once per page, not once per figure (pages stay a few MB)
         assert source.count("window.PlotlyConfig = {MathJaxConfig: 'local'};") == (1 if expected else 0), r.html.name
         # no absolute paths of the machine in what a reviewer reads
-        assert str(ROOT) not in source and "site-packages" not in source and str(cfg.paths.processed) not in source, r.html.name
+        assert str(ROOT) not in source and "site-packages" not in source and str(cfg.paths.processed) not in source, (
+            r.html.name
+        )
         page.close()
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analysis import SubstanceSettings, TopicSettings, fit_topics, load_corpus, mark_substantive, topic_quality
-from analysis._pipeline import make_embedder
-from analysis._topics import stop_words
-
+from analysis import fit_topics, load_corpus, topic_quality
+from analysis.topics import TopicSettings, stop_words
+from analysis.transcripts import SubstanceSettings, mark_substantive
 from conftest import SAMPLE, TRANSCRIPTS
 
 pytestmark = pytest.mark.slow
@@ -50,12 +49,12 @@ def test_sample_gets_several_clean_topics_with_quotes(sample, embedder):
 
 def test_same_seed_same_topics_and_cache_hit(sample, embedder, tmp_path):
     docs, vectors = sample
-    settings = TopicSettings(seed=7)
-    a = fit_topics(docs, vectors, settings, embedding_model=embedder.model, cache_dir=tmp_path)
-    b = fit_topics(docs, vectors, settings, embedding_model=embedder.model)
+    settings = TopicSettings()
+    a = fit_topics(docs, vectors, settings, seed=7, embedding_model=embedder.model, cache_dir=tmp_path)
+    b = fit_topics(docs, vectors, settings, seed=7, embedding_model=embedder.model)
     assert a.assignments["topic"].tolist() == b.assignments["topic"].tolist()
     calls = []
-    c = fit_topics(docs, vectors, settings, embedding_model=lambda: calls.append(1), cache_dir=tmp_path)
+    c = fit_topics(docs, vectors, settings, seed=7, embedding_model=lambda: calls.append(1), cache_dir=tmp_path)
     assert c.from_cache and not calls  # no model load, no refit
     pd.testing.assert_frame_equal(a.assignments, c.assignments)
 

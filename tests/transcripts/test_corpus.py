@@ -9,7 +9,6 @@ from collections import Counter
 import pytest
 
 from analysis import load_corpus
-
 from conftest import CORPUS, TRANSCRIPTS
 
 pytestmark = pytest.mark.corpus
@@ -59,7 +58,7 @@ def test_every_nonblank_line_is_reproduced_or_listed(corpus):
     parts: dict[str, list[str]] = {}
     for path in sorted(TRANSCRIPTS.glob("*.txt")):
         interview_id = str(int(re.search(r"\d+", path.stem).group(0)))
-        lines = corpus.lines.query("interview_id == @interview_id").set_index("line")
+        lines = corpus.lines[corpus.lines["interview_id"] == interview_id].set_index("line")
         nonblank = [(i, ln) for i, ln in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if ln.strip()]
         assert sorted(lines.index) == [i for i, _ in nonblank], path.name
         for i, raw in nonblank:
@@ -95,7 +94,9 @@ def test_delve_markdown_seed_matches_the_plain_transcript(tmp_path):
     assert list(md.turns["role"]) == list(txt.turns["role"])
     assert list(md.turns["speaker_id"]) == list(txt.turns["speaker_id"])
     # Name in the title (`## Interview 11 - NAME`) reaches no table.
-    title = next(ln for ln in (CORPUS / "delve-markdown" / "Interview 11.md").read_text().splitlines() if ln.startswith("## "))
+    title = next(
+        ln for ln in (CORPUS / "delve-markdown" / "Interview 11.md").read_text().splitlines() if ln.startswith("## ")
+    )
     name = title.split(" - ", 1)[1].strip()
     assert not md.lines["text"].str.contains(name).any()
     assert not md.turns.astype(str).apply(lambda col: col.str.contains(name)).any().any()

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analysis import SubstanceSettings, load_corpus, mark_substantive, substance_table
-
+from analysis import load_corpus, substance_table
+from analysis.transcripts import SubstanceSettings, mark_substantive
 from conftest import TRANSCRIPTS
 
 
@@ -13,23 +13,40 @@ def frame(texts, role="interviewee"):
 
 
 def test_reasons():
-    out = mark_substantive(frame([
-        "Yeah.", "Okay", "Mm-hmm", "Right, right.", "Uh, data drift.",
-        "We monitor the distribution of every input feature and alert on drift.",
-        "Nous surveillons la distribution de chaque variable et nous alertons en cas de dérive.",
-        "",
-    ]), SubstanceSettings())
+    out = mark_substantive(
+        frame(
+            [
+                "Yeah.",
+                "Okay",
+                "Mm-hmm",
+                "Right, right.",
+                "Uh, data drift.",
+                "We monitor the distribution of every input feature and alert on drift.",
+                "Nous surveillons la distribution de chaque variable et nous alertons en cas de dérive.",
+                "",
+            ]
+        ),
+        SubstanceSettings(),
+    )
     assert out["reason"].tolist() == [
-        "backchannel", "backchannel", "backchannel", "backchannel", "too short (2 content words)", "",
-        "language: fr", "empty",
+        "backchannel",
+        "backchannel",
+        "backchannel",
+        "backchannel",
+        "too short (2 content words)",
+        "",
+        "language: fr",
+        "empty",
     ]
     assert out["substantive"].tolist() == [False] * 5 + [True, False, False]
     assert out["language"].tolist()[5:7] == ["en", "fr"]
 
 
 def test_interviewer_turns_are_never_substantive():
-    out = mark_substantive(frame(["What quality issues did you meet with your training data last year?"], role="interviewer"),
-                           SubstanceSettings())
+    out = mark_substantive(
+        frame(["What quality issues did you meet with your training data last year?"], role="interviewer"),
+        SubstanceSettings(),
+    )
     assert out.loc[0, "reason"] == "not an interviewee turn"
 
 
@@ -40,8 +57,9 @@ def test_threshold_is_configurable():
 
 
 def test_table_accounts_for_every_interviewee_turn():
-    turns = mark_substantive(frame(["Yeah.", "We retrain every quarter with the newest labelled claims.", "Okay."]),
-                             SubstanceSettings())
+    turns = mark_substantive(
+        frame(["Yeah.", "We retrain every quarter with the newest labelled claims.", "Okay."]), SubstanceSettings()
+    )
     table = substance_table(turns)
     assert table["turns"].sum() == 3
     assert dict(zip(table["reason"], table["turns"])) == {"backchannel": 2, "substantive": 1}
