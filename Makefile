@@ -9,6 +9,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DATA ?=
 CODES ?=
+# Paths reach the command through the environment, quoted by the shell: spaces, quotes and
+# non-ASCII letters pass unchanged (make's own functions would split them). A relative
+# path is taken from the folder make runs in.
+export DATA CODES
 
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -26,10 +30,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 report: $(STAMP)
-	$(PY) -m analysis report $(if $(DATA),--transcripts "$(abspath $(DATA))") $(if $(CODES),--codes "$(abspath $(CODES))")
+	$(PY) -m analysis report $(if $(DATA),--transcripts "$$DATA") $(if $(CODES),--codes "$$CODES")
 
 load: $(STAMP)
-	$(PY) -m analysis load $(if $(DATA),--transcripts "$(abspath $(DATA))")
+	$(PY) -m analysis load $(if $(DATA),--transcripts "$$DATA")
 
 test: $(STAMP) browser lint
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -19,7 +19,7 @@ def test_project_config_loads_with_absolute_paths():
     raw = yaml.safe_load(SETTINGS.read_text())
     assert cfg.substance.min_content_words == raw["substance"]["min_content_words"]
     assert cfg.topics.cluster_selection_method == raw["topics"]["cluster_selection_method"]
-    assert cfg.stages.coded_share == raw["stages"]["coded_share"]
+    assert cfg.stages.uncertain_margin == raw["stages"]["uncertain_margin"]
 
 
 @pytest.mark.parametrize(

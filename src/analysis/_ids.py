@@ -1,5 +1,5 @@
 """Identifiers shared by every step: interview ids found in names, names masked out of
-file names, and the human order of ids (``I2`` before ``I10``)."""
+file names (derived names, never copied), and the human order of ids (``I2`` before ``I10``)."""
 
 from __future__ import annotations
 
@@ -26,12 +26,63 @@ def natural_sorted(values) -> list:
     return sorted(values, key=natural_key)
 
 
+# `Interview 11`, `interview_3`, `INTERVIEW-7`: a name that says nothing about a person.
+PLAIN_INTERVIEW_RE = re.compile(r"^interview\s*[-_#]?\s*\d+$", re.IGNORECASE)
+KNOWN_SUFFIXES = {".txt", ".text", ".md", ".markdown", ".vtt", ".srt", ".docx", ".csv", ".pdf", ".qdpx"}
+
+
+def _suffix(path: Path) -> str:
+    # `Dr.Quackenbush` has the "suffix" `.Quackenbush`: only real extensions are kept.
+    return path.suffix.lower() if path.suffix.lower() in KNOWN_SUFFIXES else ""
+
+
 def masked_name(name: str, keep_names: bool) -> str:
-    """Drop the person's name from `Interview 32 - PO.txt` style names."""
+    """A file name without the person's name in it, unless ``keep_names``.
+
+    ``Interview 32 - PO.txt`` becomes ``Interview 32 - [name].txt``; any other name holding
+    a number becomes ``Interview N - [name]``; a name holding no number, ``[name]``.
+
+    Example:
+        >>> masked_name("Interview 32 - PO.txt", False), masked_name("Interview 11.txt", False)
+        ('Interview 32 - [name].txt', 'Interview 11.txt')
+        >>> masked_name("Alice Smith 3.pdf", False)
+        'Interview 3 - [name].pdf'
+    """
     if keep_names:
         return name
     p = Path(name)
+    if PLAIN_INTERVIEW_RE.match(p.stem):
+        return p.name
     m = TITLE_NAME_RE.match(p.stem)
-    if not m:
+    if m and PLAIN_INTERVIEW_RE.match(m.group("head").strip()):
+        return f"{m.group('head').strip()} - [name]{_suffix(p)}"
+    number = ID_FROM_TEXT_RE.search(p.stem) or re.search(r"\d+", p.stem)
+    if number:
+        return f"Interview {int(number.group(number.lastindex or 0))} - [name]{_suffix(p)}"
+    return f"[name]{_suffix(p)}"
+
+
+def derived_source_name(name: str, interview_id: str, keep_names: bool) -> str:
+    """The name a transcript file goes by in outputs: derived from its interview id, never
+    copied, unless ``keep_names``. ``Interview 11.txt`` and the compatible
+    ``Interview 32 - [name].txt`` keep their form; anything else becomes ``Interview 43.vtt``
+    (a name that says `Interview 43`) or ``interview-<id>.txt``.
+
+    Example:
+        >>> derived_source_name("Interview 43 with Alice Smith.vtt", "43", False)
+        'Interview 43.vtt'
+        >>> derived_source_name("Alice Smith 2023-05-01.txt", "2023", False)
+        'interview-2023.txt'
+    """
+    if keep_names:
         return name
-    return f"{m.group('head')} - [name]{p.suffix}"
+    p = Path(name)
+    if PLAIN_INTERVIEW_RE.match(p.stem):
+        return p.name
+    m = TITLE_NAME_RE.match(p.stem)
+    if m and PLAIN_INTERVIEW_RE.match(m.group("head").strip()):
+        return f"{m.group('head').strip()} - [name]{_suffix(p)}"
+    m = ID_FROM_TEXT_RE.search(p.stem)
+    if m and str(int(m.group(1))) == interview_id:
+        return f"Interview {interview_id}{_suffix(p)}"
+    return f"interview-{interview_id}{_suffix(p)}"

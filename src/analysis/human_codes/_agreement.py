@@ -6,7 +6,9 @@ and micro-F1, Krippendorff's alpha, and "coded vs not coded".
 
 Unit: the interviewee turns of each interview whose reference file carries codes,
 between the first and the last coded turn of that file. Files without codes are
-listed as such and left out; they are never read as "every turn uncoded".
+listed as such and left out; they are never read as "every turn uncoded". A review log
+(documents' ``units`` = ``listed``) lists its units: exactly the turns the researcher
+decided, a turn decided "none" being a unit with no stage.
 
 Example:
     >>> ref = {"t1": {"data"}, "t2": set(), "t3": {"model_evaluation"}}
@@ -132,15 +134,48 @@ def coded_range_labels(
     lo: int,
     hi: int,
     stage_ids: list[str],
+    *,
+    units: str = "range",
+    coder: str | None = None,
 ) -> dict[str, set[str]]:
     """turn_id -> stages of one coded file, for the interviewee turns from its first (``lo``)
-    to its last (``hi``) coded turn: the agreement units."""
-    mapped = codes[
-        (codes["status"] == "mapped") & (codes["interview_id"] == interview_id) & (codes["source_file"] == source_file)
-    ]
+    to its last (``hi``) coded turn: the agreement units.
+
+    Args:
+        units: ``listed`` (a review log): only the turns ``coder`` decided in the file,
+            within ``lo``..``hi``; skipped and superseded rows are no decision.
+        coder: the coder of a ``listed`` file (a log may hold several).
+    """
+    mine = codes[(codes["interview_id"] == interview_id) & (codes["source_file"] == source_file)]
+    if units == "listed" and coder is not None:
+        mine = mine[mine["coder"] == coder]
+    mapped = mine[mine["status"] == "mapped"]
     by_turn = mapped.groupby("turn_index")["stage"].agg(lambda s: set(s) & set(stage_ids))
     unit = answers[(answers["interview_id"] == interview_id) & answers["turn_index"].between(lo, hi)]
+    if units == "listed":
+        decided = set(mine.loc[~mine["status"].isin(["skip", "superseded"]), "turn_index"].dropna().astype(int))
+        unit = unit[unit["turn_index"].isin(decided)]
     return {row.turn_id: set(by_turn.get(row.turn_index, set())) for row in unit.itertuples()}
+
+
+def _document_labels(
+    answers: pd.DataFrame, codes: pd.DataFrame, doc, stage_ids: list[str], lo: int | None = None, hi: int | None = None
+) -> dict[str, set[str]]:
+    """:func:`coded_range_labels` of one documents row (a dict or a named tuple), over its own
+    coded range unless ``lo``/``hi`` are given."""
+    get = doc.get if isinstance(doc, dict) else lambda k, d=None: getattr(doc, k, d)
+    units = get("units", "range")
+    return coded_range_labels(
+        answers,
+        codes,
+        get("interview_id"),
+        get("source_file"),
+        int(get("first_coded_turn")) if lo is None else lo,
+        int(get("last_coded_turn")) if hi is None else hi,
+        stage_ids,
+        units="listed" if units == "listed" else "range",
+        coder=get("coder"),
+    )
 
 
 def predicted_labels(predictions: pd.DataFrame, answers: pd.DataFrame) -> dict[str, set[str]]:
@@ -178,15 +213,7 @@ def evaluate_predictions(
     for doc in documents:
         if pd.isna(doc["first_coded_turn"]):
             continue
-        labels = coded_range_labels(
-            answers,
-            reference.codes,
-            doc["interview_id"],
-            doc["source_file"],
-            int(doc["first_coded_turn"]),
-            int(doc["last_coded_turn"]),
-            stage_ids,
-        )
+        labels = _document_labels(answers, reference.codes, doc, stage_ids)
         pooled_ref.update(labels)
         other = {t: predicted.get(t, set()) for t in labels}
         per_interview[doc["interview_id"]] = _brief(agreement(labels, other, stage_ids))
@@ -270,10 +297,20 @@ def compare_coders(codes: HumanCodes, answers: pd.DataFrame, stage_ids: list[str
             single.append(interview_id)
             continue
         a, b = docs[0], docs[1]
-        lo = int(min(a["first_coded_turn"], b["first_coded_turn"]))
-        hi = int(max(a["last_coded_turn"], b["last_coded_turn"]))
-        la = coded_range_labels(answers, codes.codes, interview_id, a["source_file"], lo, hi, stage_ids)
-        lb = coded_range_labels(answers, codes.codes, interview_id, b["source_file"], lo, hi, stage_ids)
+        if "listed" in (a.get("units"), b.get("units")):
+            # a review log holds only the turns decided: compare on the turns both decided
+            la = _document_labels(answers, codes.codes, a, stage_ids)
+            lb = _document_labels(answers, codes.codes, b, stage_ids)
+            la = {t: v for t, v in la.items() if t in lb}
+            lb = {t: lb[t] for t in la}
+            if not la:
+                single.append(interview_id)
+                continue
+        else:
+            lo = int(min(a["first_coded_turn"], b["first_coded_turn"]))
+            hi = int(max(a["last_coded_turn"], b["last_coded_turn"]))
+            la = coded_range_labels(answers, codes.codes, interview_id, a["source_file"], lo, hi, stage_ids)
+            lb = coded_range_labels(answers, codes.codes, interview_id, b["source_file"], lo, hi, stage_ids)
         pooled_a.update(la)
         pooled_b.update(lb)
         per_interview[interview_id] = _brief(agreement(la, lb, stage_ids))
@@ -298,19 +335,17 @@ def compare_to_consensus(
         if pd.isna(ref_doc["first_coded_turn"]):
             continue
         lo, hi = int(ref_doc["first_coded_turn"]), int(ref_doc["last_coded_turn"])
-        reference = coded_range_labels(
-            answers, consensus.codes, ref_doc["interview_id"], ref_doc["source_file"], lo, hi, stage_ids
-        )
+        reference = _document_labels(answers, consensus.codes, ref_doc, stage_ids)
         for doc in coder_docs:
             if doc["interview_id"] != ref_doc["interview_id"]:
                 continue
-            mine = coded_range_labels(
-                answers, codings.codes, doc["interview_id"], doc["source_file"], lo, hi, stage_ids
-            )
+            mine = _document_labels(answers, codings.codes, doc, stage_ids, lo, hi)
+            # A review log says nothing of the turns it did not decide: only the turns it did count.
+            shared = [t for t in reference if t in mine] if doc.get("units") == "listed" else list(reference)
             # A key per pair: one interview may have two coders compared to one consensus.
-            for t in reference:
-                pooled_ref[f"{doc['source_file']}|{t}"] = reference[t]
-                pooled_other[f"{doc['source_file']}|{t}"] = mine.get(t, set())
+            for t in shared:
+                pooled_ref[f"{doc['source_file']}|{doc['coder']}|{t}"] = reference[t]
+                pooled_other[f"{doc['source_file']}|{doc['coder']}|{t}"] = mine.get(t, set())
             pairs.append(f"{doc['interview_id']}:{doc['coder']}")
     return {"overall": agreement(pooled_ref, pooled_other, stage_ids) if pooled_ref else None, "pairs": pairs}
 
@@ -357,7 +392,8 @@ def reference_labels(
     answers: pd.DataFrame, codes: pd.DataFrame, documents: pd.DataFrame, stage_ids: list[str]
 ) -> dict[str, set[str]]:
     """turn_id -> set of stages, for the interviewee turns inside each coded document's
-    coded range (first to last coded turn); the agreement units. When several documents
+    coded range (first to last coded turn; a review log: the turns it lists); the agreement
+    units. When several documents
     code the same interview, the later one wins (see :func:`training_labels` to keep each)."""
     labels: dict[str, set[str]] = {}
     for doc_labels in training_labels(answers, codes, documents, stage_ids):
@@ -368,18 +404,10 @@ def reference_labels(
 def training_labels(
     answers: pd.DataFrame, codes: pd.DataFrame, documents: pd.DataFrame, stage_ids: list[str]
 ) -> list[dict[str, set[str]]]:
-    """One ``turn_id -> stages`` mapping per coded document (its coded range), so that two
-    coders of one interview both count as examples."""
+    """One ``turn_id -> stages`` mapping per coded document (its coded range, or the turns a
+    review log lists), so that two coders of one interview both count as examples."""
     return [
-        coded_range_labels(
-            answers,
-            codes,
-            doc.interview_id,
-            doc.source_file,
-            int(doc.first_coded_turn),
-            int(doc.last_coded_turn),
-            stage_ids,
-        )
+        _document_labels(answers, codes, doc, stage_ids)
         for doc in documents[documents["has_codes"]].itertuples()
         if not pd.isna(doc.first_coded_turn)
     ]
@@ -393,3 +421,27 @@ def reference_kinds(answers: pd.DataFrame, codes: pd.DataFrame) -> dict[str, str
     )
     key = dict(zip(zip(answers["interview_id"], answers["turn_index"]), answers["turn_id"]))
     return {key[k]: v for k, v in kinds.items() if k in key}
+
+
+def calibration(p_coded: Mapping[str, float], reference: Mapping[str, set], bins: int = 10) -> dict:
+    """How well P(coded) is calibrated on the reference units: the Brier score (next to
+    that of always saying the base rate) and, per bin of P(coded), the mean predicted
+    and the share the reference coded (a reliability diagram's points).
+
+    Example:
+        >>> c = calibration({"a": 0.9, "b": 0.1, "c": 0.8}, {"a": {"data"}, "b": set(), "c": set()}, bins=2)
+        >>> round(c["brier"], 3), [b["answers"] for b in c["bins"]]
+        (0.22, [1, 2])
+    """
+    units = [u for u in reference if u in p_coded]
+    if not units:
+        return {"units": 0, "brier": None, "base_rate_brier": None, "bins": []}
+    p = np.array([float(p_coded[u]) for u in units])
+    y = np.array([bool(reference[u]) for u in units], dtype=float)
+    which = np.minimum((p * bins).astype(int), bins - 1)
+    table = [{"low": b / bins, "high": (b + 1) / bins, "answers": int((which == b).sum()),
+              "predicted": float(p[which == b].mean()), "observed": float(y[which == b].mean())}
+             for b in range(bins) if (which == b).any()]
+    base = float(y.mean())
+    return {"units": len(units), "brier": float(np.mean((p - y) ** 2)), "base_rate_brier": base * (1 - base),
+            "bins": table}

@@ -16,10 +16,12 @@ Example:
 
 from __future__ import annotations
 
+import csv
 import difflib
 import hashlib
 import io
 import json
+import logging
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -28,10 +30,13 @@ from pathlib import Path
 import pandas as pd
 
 from .._ids import ID_FROM_TEXT_RE, masked_name
+from .._io import atomic_write_text
 from ..errors import AnalysisError, TranscriptError
 from ._code_map import CodeMap
 from ._qdpx import QdpxError, qdpx_codes
+from ._review_log import NONE_CODE, SKIP_CODE, latest_decision_rows
 
+logger = logging.getLogger(__name__)
 PDF_READER_VERSION = 1  # bump when the reading rules change: cached reads are keyed by it
 MARGIN_SHARE = 0.05  # top and bottom 5% of a page hold Delve's header and footer
 TAG_SIZE_RATIO = 0.85  # tags are drawn in a type at most 85% of the body size
@@ -69,47 +74,65 @@ def _coder_of(path: Path) -> str:
 def _parse_delve_pdf(path: Path, content: bytes | None = None) -> tuple[str, list[CodedTurn]]:
     """Title and turns of a Delve print (``content``: the file's bytes, when already read)."""
     import pdfplumber  # heavy (pdfminer): only Delve prints need it
-    from pdfminer.pdfparser import PDFSyntaxError
 
     try:
         pdf = pdfplumber.open(io.BytesIO(content) if content is not None else path)
-    except (PDFSyntaxError, OSError, ValueError) as exc:
-        raise TranscriptError(path, f"not a readable PDF ({exc})") from None
-    with pdf:
-        words_by_page = [
-            (page, page.extract_words(extra_attrs=["fontname", "size"], keep_blank_chars=False, use_text_flow=False))
-            for page in pdf.pages
-        ]
-        sizes = Counter(round(w["size"], 1) for _, words in words_by_page for w in words)
-        if not sizes:
-            raise TranscriptError(path, "PDF with no text (a scan?); cannot read codes")
-        body = sizes.most_common(1)[0][0]
-        turns: list[CodedTurn] = []
-        title = ""
-        for page_no, (page, words) in enumerate(words_by_page, start=1):
-            top_margin, bottom_margin = page.height * MARGIN_SHARE, page.height * (1 - MARGIN_SHARE)
-            lines: dict[tuple[int, bool, str], list[dict]] = {}
-            for w in words:
-                if w["top"] < top_margin or w["bottom"] > bottom_margin:
-                    continue  # page header / footer
-                size = round(w["size"], 1)
-                kind = (
-                    "tag" if size <= body * TAG_SIZE_RATIO else "title" if size >= body * TITLE_SIZE_RATIO else "text"
+        with pdf:
+            words_by_page = [
+                (
+                    page.height,
+                    page.extract_words(extra_attrs=["fontname", "size"], keep_blank_chars=False, use_text_flow=False),
                 )
-                bold = "bold" in w["fontname"].lower()
-                lines.setdefault((round(w["top"]), bold, kind), []).append(w)
-            for (_top, bold, kind), line in sorted(lines.items(), key=lambda kv: (kv[0][0], kv[0][2])):
-                line.sort(key=lambda w: w["x0"])
-                if kind == "title":
-                    title = " ".join(w["text"] for w in line)
-                elif kind == "tag":
-                    if turns:
-                        turns[-1].codes += _split_tags(line)
-                elif bold and kind == "text":
-                    turns.append(CodedTurn(speaker=" ".join(w["text"] for w in line), text="", page=page_no))
-                elif turns:
-                    text = " ".join(w["text"] for w in line)
-                    turns[-1].text = f"{turns[-1].text} {text}".strip()
+                for page in pdf.pages
+            ]
+    except Exception as exc:  # noqa: BLE001 - pdfminer raises many kinds on a damaged file; each is this file's problem
+        raise TranscriptError(path, _pdf_problem(exc)) from None
+    return _delve_turns(path, words_by_page)
+
+
+def _pdf_problem(exc: Exception) -> str:
+    """What is wrong with a PDF pdfplumber could not read, and what to do."""
+    cause = exc.args[0] if exc.args and isinstance(exc.args[0], Exception) else exc  # PdfminerException wraps
+    detail = f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__
+    if "Encrypt" in type(cause).__name__ or "Password" in type(cause).__name__:
+        return f"the PDF is password-protected ({detail}); print the coded transcript again without a password"
+    if "EOF" in str(cause):
+        return f"the PDF is truncated ({detail}); copy or download it again"
+    return f"not a readable PDF ({detail}); export the coded transcript from Delve again as a PDF"
+
+
+def _delve_turns(path: Path, words_by_page: list) -> tuple[str, list[CodedTurn]]:
+    """Title and turns from (page height, words) of each page (see the module's reading rules)."""
+    sizes = Counter(round(w["size"], 1) for _, words in words_by_page for w in words)
+    if not sizes:
+        raise TranscriptError(path, "PDF with no text (a scan?); cannot read codes")
+    body = sizes.most_common(1)[0][0]
+    turns: list[CodedTurn] = []
+    title = ""
+    for page_no, (height, words) in enumerate(words_by_page, start=1):
+        top_margin, bottom_margin = height * MARGIN_SHARE, height * (1 - MARGIN_SHARE)
+        lines: dict[tuple[int, bool, str], list[dict]] = {}
+        for w in words:
+            if w["top"] < top_margin or w["bottom"] > bottom_margin:
+                continue  # page header / footer
+            size = round(w["size"], 1)
+            kind = (
+                "tag" if size <= body * TAG_SIZE_RATIO else "title" if size >= body * TITLE_SIZE_RATIO else "text"
+            )
+            bold = "bold" in w["fontname"].lower()
+            lines.setdefault((round(w["top"]), bold, kind), []).append(w)
+        for (_top, bold, kind), line in sorted(lines.items(), key=lambda kv: (kv[0][0], kv[0][2])):
+            line.sort(key=lambda w: w["x0"])
+            if kind == "title":
+                title = " ".join(w["text"] for w in line)
+            elif kind == "tag":
+                if turns:
+                    turns[-1].codes += _split_tags(line)
+            elif bold and kind == "text":
+                turns.append(CodedTurn(speaker=" ".join(w["text"] for w in line), text="", page=page_no))
+            elif turns:
+                text = " ".join(w["text"] for w in line)
+                turns[-1].text = f"{turns[-1].text} {text}".strip()
     return title, turns
 
 
@@ -132,22 +155,36 @@ def read_delve_pdf(path: str | Path, cache_dir: str | Path | None = None) -> Cod
             raise TranscriptError(path, f"not a readable PDF ({exc})") from None
         digest = hashlib.sha256(f"{PDF_READER_VERSION}\n".encode() + content).hexdigest()
         cached = Path(cache_dir) / f"{digest}.json"
-    if cached is not None and cached.is_file():
-        stored = json.loads(cached.read_text(encoding="utf-8"))
-        title, turns = stored["title"], [CodedTurn(**t) for t in stored["turns"]]
+    stored = _read_cached_print(cached) if cached is not None else None
+    if stored is not None:
+        title, turns = stored
     else:
         title, turns = _parse_delve_pdf(path, content)
         if cached is not None:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"title": title, "turns": [vars(t) for t in turns]}), encoding="utf-8")
-            tmp.replace(cached)
+            try:
+                atomic_write_text(cached, json.dumps({"title": title, "turns": [vars(t) for t in turns]}))
+            except OSError as exc:  # a full disk loses the cache entry, not the read
+                logger.warning("Delve cache entry %s not written (%s)", cached, exc)
     if not turns:
         raise TranscriptError(path, "no speaker turns found (expected Delve's bold speaker headings)")
     m = ID_FROM_TEXT_RE.search(title) or ID_FROM_TEXT_RE.search(path.stem)
     if not m:
         raise TranscriptError(path, "cannot tell which interview this is (no `Interview N` in title or file name)")
     return CodedDocument(path, str(int(m.group(1))), _coder_of(path), title, turns)
+
+
+def _read_cached_print(cached: Path) -> tuple[str, list[CodedTurn]] | None:
+    """A print read before, or ``None``; an entry that cannot be read (truncated, not
+    JSON, another shape) is a miss: logged, deleted, the PDF is read again."""
+    if not cached.is_file():
+        return None
+    try:
+        stored = json.loads(cached.read_text(encoding="utf-8"))
+        return str(stored["title"]), [CodedTurn(**t) for t in stored["turns"]]
+    except (OSError, ValueError, TypeError, KeyError) as exc:  # JSON and Unicode errors are ValueErrors
+        logger.warning("Delve cache entry %s cannot be read (%r); deleted, reading the PDF again", cached, exc)
+        cached.unlink(missing_ok=True)
+        return None
 
 
 def _split_tags(line: list[dict]) -> list[str]:
@@ -222,6 +259,7 @@ DOC_COLUMNS = [
     "codes",
     "first_coded_turn",
     "last_coded_turn",
+    "units",  # `range`: turns from the first to the last coded one; `listed`: exactly the turns listed (review logs)
 ]
 
 
@@ -338,7 +376,8 @@ def read_codes_folder(
             if path.suffix.lower() == ".qdpx":
                 rows, docs = _qdpx_documents(path, turns, code_map, stage_names or {}, keep_names)
             elif path.suffix.lower() == ".csv":
-                rows, docs = _read_codes_csv(path, turns, code_map, keep_names)
+                known = set(stage_names or {}) | _mapped_stages(code_map)
+                rows, docs = _read_codes_csv(path, turns, code_map, keep_names, known)
             else:
                 doc = read_delve_pdf(path, cache_dir)
                 interview = turns[turns["interview_id"] == doc.interview_id].sort_values("turn_index")
@@ -362,7 +401,10 @@ def read_codes_folder(
     documents = pd.DataFrame(doc_rows, columns=DOC_COLUMNS).astype(
         {"first_coded_turn": "Int64", "last_coded_turn": "Int64"}
     )
-    duplicated = documents.duplicated(["interview_id", "source_file"], keep=False)
+    documents["units"] = [u if isinstance(u, str) else "range" for u in documents["units"]]  # Delve, .qdpx
+    # A review log tells its coders apart (its units are per coder); other files are one coding each.
+    who = documents["coder"].where(documents["units"] == "listed", "")
+    duplicated = documents.assign(who=who).duplicated(["interview_id", "source_file", "who"], keep=False)
     if duplicated.any():
         raise AnalysisError(
             f"{folder}: two code files of interview {documents.loc[duplicated, 'interview_id'].iloc[0]} "
@@ -371,18 +413,98 @@ def read_codes_folder(
     return HumanCodes(codes, documents)
 
 
-def _read_codes_csv(path: Path, turns: pd.DataFrame, code_map: CodeMap, keep_names: bool):
+def _mapped_stages(code_map: CodeMap) -> set[str]:
+    """The stage ids the code map maps to (a code equal to one names that stage)."""
+    tables = (code_map.prefixes, code_map.abbreviations, code_map.free_codes)
+    return {stage for table in tables for stage in table.values() if stage}
+
+
+def _classify_csv_code(code: str, code_map: CodeMap, stage_ids: set[str]) -> tuple[str | None, str | None, str]:
+    """A stage id is its stage; ``none`` (reviewed, no stage) and ``skip`` are statuses, not codes."""
+    if code in stage_ids:
+        return code, "issue", "mapped"
+    if code.lower() in {NONE_CODE, SKIP_CODE}:
+        return None, None, code.lower()
+    return code_map.classify(code)
+
+
+def _read_csv_table(path: Path) -> pd.DataFrame:
+    """A codes CSV as text cells, refused with the file and line named when it is not
+    UTF-8 text, empty, or has a column twice in its header (pandas would rename the
+    second ``code`` to ``code.1`` and its codes would be lost)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise TranscriptError(path, f"cannot be read ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise TranscriptError(path, "not UTF-8 text (a binary file?); save the codes as a UTF-8 CSV", line) from None
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise TranscriptError(path, "holds NUL bytes (a binary file?); save the codes as a UTF-8 CSV", line)
+    try:
+        header = next(csv.reader(io.StringIO(text)), [])
+    except csv.Error as exc:
+        raise TranscriptError(path, f"not a readable CSV ({exc})", 1) from None
+    if not any(cell.strip() for cell in header):
+        raise TranscriptError(path, "empty CSV; expected a header line interview_id, turn_index (or text), code", 1)
+    names = Counter(cell.strip().lower() for cell in header)
+    twice = [(name, n) for name, n in names.items() if n > 1 and name]  # empty trailing cells are no column
+    if twice:
+        name, n = twice[0]
+        raise TranscriptError(
+            path,
+            f"column {name!r} appears {n} times in the header; keep one "
+            "(a second code of a turn goes on a row of its own)",
+            1,
+        )
+    try:
+        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        where = re.search(r"line (\d+)", str(exc))
+        raise TranscriptError(path, f"not a readable CSV ({exc})", int(where.group(1)) if where else None) from None
+
+
+# Words of a code file's name that say nothing about a person (`codes.csv`, `review_log_2.csv`).
+GENERIC_CODE_FILE_RE = re.compile(
+    r"^(?:[\W\d_]*(?:codes?|coding|codings|coded|human|reference|consensus|moderation|export|review|log|sample|"
+    r"stages?|labels?|delve|table|all|final)[\W\d_]*)+$",
+    re.IGNORECASE,
+)
+
+
+def _csv_source_name(path: Path, keep_names: bool) -> str:
+    """The code file's name in outputs: kept when generic (`codes.csv`), else derived from
+    its content (a file may be named after its coder)."""
+    if keep_names or GENERIC_CODE_FILE_RE.match(path.stem):
+        return path.name
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:6]
+    except OSError:
+        digest = "file"
+    return f"codes-{digest}{path.suffix.lower()}"
+
+
+def _read_codes_csv(
+    path: Path, turns: pd.DataFrame, code_map: CodeMap, keep_names: bool, stage_ids: set[str] = frozenset()
+):
     """``interview_id, turn_index or text, code`` (one row per code); an optional
     ``coder`` column. A row naming a text is matched to the turn with that exact
-    (whitespace-normalised) text."""
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise TranscriptError(path, f"not a readable CSV ({exc})") from None
+    (whitespace-normalised) text. A code equal to a stage id is that stage.
+
+    A review log (a ``time`` column, or a ``none`` code) lists its units: exactly the
+    turns decided (``none``: no stage), not a range; ``skip`` rows are no decision, and
+    rows of a turn decided again later are ``superseded``.
+    """
+    table = _read_csv_table(path)
     columns = {c.strip().lower(): c for c in table.columns}
     if "interview_id" not in columns or "code" not in columns or not ({"turn_index", "text"} & set(columns)):
         raise TranscriptError(path, "expected columns interview_id, turn_index (or text), code", 1)
     code_rows, by_doc = [], {}
+    coder_ids: dict[str, str] = {}  # name -> coder-N, in order of appearance (privacy)
+    source_name = _csv_source_name(path, keep_names)
     for line, row in enumerate(table.to_dict("records"), start=2):
         interview_id = str(row[columns["interview_id"]]).strip()
         interview = turns[turns["interview_id"] == interview_id]
@@ -405,12 +527,14 @@ def _read_codes_csv(path: Path, turns: pd.DataFrame, code_map: CodeMap, keep_nam
             turn_index = int(hits["turn_index"].iloc[0])
         code = str(row[columns["code"]]).strip()
         coder = str(row[columns["coder"]]).strip() if "coder" in columns else path.stem
-        stage, kind, status = code_map.classify(code)
+        if not keep_names:  # a coder column, or a file named after its coder, holds a name
+            coder = coder_ids.setdefault(coder.casefold(), f"coder-{len(coder_ids) + 1}")
+        stage, kind, status = _classify_csv_code(code, code_map, stage_ids)
         code_rows.append(
             {
                 "interview_id": interview_id,
                 "coder": coder,
-                "source_file": path.name,
+                "source_file": source_name,
                 "turn_index": turn_index,
                 "pdf_turn": None,
                 "speaker": None,
@@ -420,21 +544,39 @@ def _read_codes_csv(path: Path, turns: pd.DataFrame, code_map: CodeMap, keep_nam
                 "status": status,
             }
         )
-        by_doc.setdefault((interview_id, coder), []).append((turn_index, status))
+    listed = "time" in columns or any(r["status"] == NONE_CODE for r in code_rows)
+    if listed and "time" in columns and code_rows:
+        decisions = pd.DataFrame(
+            {
+                "turn_id": [f"{r['interview_id']}|{r['turn_index']}" for r in code_rows],
+                "coder": [r["coder"] for r in code_rows],
+                "time": table[columns["time"]].tolist(),
+                "code": [r["code"] for r in code_rows],
+            }
+        )
+        for r, latest in zip(code_rows, latest_decision_rows(decisions)):
+            if not latest and r["status"] != SKIP_CODE:
+                r["status"] = "superseded"  # the turn was decided again later: that decision counts
+    for r in code_rows:
+        by_doc.setdefault((r["interview_id"], r["coder"]), []).append((r["turn_index"], r["status"]))
     docs = []
     for (interview_id, coder), items in by_doc.items():
-        mapped = [t for t, s in items if s == "mapped"]
+        if listed:
+            coded = [t for t, s in items if s not in {SKIP_CODE, "superseded"}]
+        else:
+            coded = [t for t, s in items if s == "mapped"]
         docs.append(
             {
                 "interview_id": interview_id,
                 "coder": coder,
-                "source_file": path.name,
-                "has_codes": bool(items),
+                "source_file": source_name,
+                "has_codes": bool(coded) if listed else bool(items),
                 "pdf_turns": None,
                 "aligned_turns": None,
                 "codes": len(items),
-                "first_coded_turn": min(mapped) if mapped else None,
-                "last_coded_turn": max(mapped) if mapped else None,
+                "first_coded_turn": min(coded) if coded else None,
+                "last_coded_turn": max(coded) if coded else None,
+                "units": "listed" if listed else "range",
             }
         )
     return code_rows, docs

@@ -19,11 +19,14 @@ from __future__ import annotations
 import re
 import uuid
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pandas as pd
+
+from .._io import atomic_path, atomic_write_bytes
 
 PROJECT_NS = "urn:QDA-XML:project:1.0"
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
@@ -182,6 +185,7 @@ class _SuiteCodes:
     kind_codes: dict[str, Code]
     topic_of: dict[str, int]
     user: str
+    uncertain: Code | None = None
 
     def for_turn(self, turn_id: str, entry) -> list[str]:
         picked = [s for s in list(entry["stages"]) if s in self.stage_codes]
@@ -195,6 +199,8 @@ class _SuiteCodes:
             code_guids.append(self.theme_codes[int(topic)].guid)
         if entry["kind"] in self.kind_codes:
             code_guids.append(self.kind_codes[entry["kind"]].guid)
+        if self.uncertain is not None and bool(entry.get("uncertain", False)):
+            code_guids.append(self.uncertain.guid)
         return code_guids
 
 
@@ -295,6 +301,12 @@ def build_project(
     human_root = _human_code_tree(human_codes, users)
     if human_root is not None:
         roots.append(human_root)
+    uncertain = None
+    if "uncertain" in stages and stages["uncertain"].astype(bool).any():
+        # the answers the suite was unsure of, for a reviewer to find in the QDA tool
+        uncertain = Code(guid("review", "uncertain"), "Uncertain: check this coding",
+                         "The suite's probability for this coding was in the uncertain band.", "#F0E442")
+        roots.append(uncertain)
     suite = _SuiteCodes(
         stage_codes,
         theme_codes,
@@ -302,6 +314,7 @@ def build_project(
         {c.name: c for c in kind_root.children},
         dict(zip(topics["turn_id"], topics["topic"])) if topics is not None else {},
         suite_user,
+        uncertain,
     )
     stage_rows = stages.set_index("turn_id")
     sources, selections, cases = [], [], []
@@ -417,8 +430,7 @@ def codebook_xml(codes: list[Code], origin: str = "analysis") -> bytes:
 def write_qdpx(project: Project, path: str | Path) -> Path:
     """Write a ``.qdpx`` archive: ``project.qde`` and ``sources/<guid>.txt``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
 
         def add(name: str, data: bytes) -> None:
             info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
@@ -432,10 +444,7 @@ def write_qdpx(project: Project, path: str | Path) -> Path:
 
 
 def write_qdc(codes: list[Code], path: str | Path, origin: str = "analysis") -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(codebook_xml(codes, origin))
-    return path
+    return atomic_write_bytes(path, codebook_xml(codes, origin))
 
 
 # ---------------------------------------------------------------- reading
@@ -445,67 +454,118 @@ class QdpxError(ValueError):
     """A .qdpx file that cannot be read, with the file named."""
 
 
-def _read_code(element: ET.Element) -> Code:
+def _read_code(element: ET.Element, file: str) -> Code:
+    guid, name = element.get("guid"), element.get("name")
+    if not guid or name is None or not name.strip():
+        what = f"code {guid}" if guid else f"a code named {name!r}" if name else "a code"
+        missing = "name" if guid else "guid"
+        raise QdpxError(f"{file}: project.qde: {what} has no {missing}; give it one in your QDA tool")
     description = element.find(_q("Description"))
     return Code(
-        element.get("guid"),
-        element.get("name"),
+        guid,
+        name,
         description.text if description is not None and description.text else "",
         element.get("color"),
         element.get("isCodable") == "true",
-        [_read_code(child) for child in element.findall(_q("Code"))],
+        [_read_code(child, file) for child in element.findall(_q("Code"))],
     )
+
+
+def _read_member(archive: zipfile.ZipFile, member: str, file: str) -> bytes:
+    """One file of the archive; a damaged one (bad CRC, unknown compression, encrypted) is named."""
+    try:
+        return archive.read(member)
+    except KeyError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, OSError, EOFError) as exc:
+        raise QdpxError(
+            f"{file}: {member} cannot be unpacked ({type(exc).__name__}: {exc}); export the project again"
+        ) from None
+
+
+def _position(sel: ET.Element, attribute: str, file: str, source: str) -> int:
+    value = sel.get(attribute)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise QdpxError(
+            f"{file}: selection {sel.get('guid')} in source {source!r}: {attribute}={value!r} is not a character "
+            "position (a whole number)"
+        ) from None
+
+
+def _source_text(archive: zipfile.ZipFile, element: ET.Element, file: str) -> str:
+    content = element.find(_q("PlainTextContent"))
+    text_path = element.get("plainTextPath")
+    if content is not None:
+        return content.text or ""
+    if not text_path:
+        raise QdpxError(f"{file}: source {element.get('name')!r} has neither plain text nor a path")
+    member = "sources/" + re.sub(r"^internal://", "", text_path)
+    try:
+        data = _read_member(archive, member, file)
+    except KeyError:
+        raise QdpxError(
+            f"{file}: source {element.get('name')!r} points to {member}, which is not in the archive"
+        ) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise QdpxError(
+            f"{file}: source {element.get('name')!r} ({member}), line {line}: not UTF-8 text as REFI-QDA requires; "
+            "export the project again with UTF-8 sources"
+        ) from None
 
 
 def read_qdpx(path: str | Path) -> Project:
     """Read a ``.qdpx`` project (text sources, codes, selections, users, cases).
 
     Raises:
-        QdpxError: not a zip, no ``project.qde``, XML errors, a missing source file,
-            a selection outside its source, or a reference to an unknown GUID.
+        QdpxError: not a zip, no ``project.qde``, XML errors, a damaged or non-UTF-8
+            source file, a code without a name, a selection outside its source or
+            with a position that is not a number, a coding without a code reference,
+            or a reference to an unknown GUID.
     """
     path = Path(path)
+    file = path.name
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise QdpxError(f"{path.name}: not a .qdpx archive ({exc})") from None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise QdpxError(f"{file}: not a .qdpx archive ({exc})") from None
     with archive:
         try:
-            root = ET.fromstring(archive.read("project.qde"))
+            root = ET.fromstring(_read_member(archive, "project.qde", file))
         except KeyError:
-            raise QdpxError(f"{path.name}: no project.qde inside") from None
+            raise QdpxError(f"{file}: no project.qde inside") from None
         except ET.ParseError as exc:
-            raise QdpxError(f"{path.name}: project.qde, line {exc.position[0]}: {exc}") from None
+            raise QdpxError(f"{file}: project.qde, line {exc.position[0]}: {exc}") from None
         if root.tag != _q("Project"):
-            raise QdpxError(f"{path.name}: project.qde is not a REFI-QDA project (root {root.tag})")
+            raise QdpxError(f"{file}: project.qde is not a REFI-QDA project (root {root.tag})")
         users = {u.get("guid"): u.get("name") or u.get("guid") for u in root.iter(_q("User"))}
         codebook = root.find(f"{_q('CodeBook')}/{_q('Codes')}")
-        codes = [_read_code(c) for c in codebook.findall(_q("Code"))] if codebook is not None else []
+        codes = [_read_code(c, file) for c in codebook.findall(_q("Code"))] if codebook is not None else []
         sources, selections = [], []
         for element in root.iter(_q("TextSource")):
-            content = element.find(_q("PlainTextContent"))
-            text_path = element.get("plainTextPath")
-            if content is not None:
-                text = content.text or ""
-            elif text_path:
-                member = "sources/" + re.sub(r"^internal://", "", text_path)
-                try:
-                    text = archive.read(member).decode("utf-8")
-                except KeyError:
-                    raise QdpxError(
-                        f"{path.name}: source {element.get('name')!r} points to {member}, which is not in the archive"
-                    ) from None
-            else:
-                raise QdpxError(f"{path.name}: source {element.get('name')!r} has neither plain text nor a path")
+            text = _source_text(archive, element, file)
             source = Source(element.get("guid"), element.get("name") or "", text)
             sources.append(source)
             for sel in element.findall(_q("PlainTextSelection")):
-                start, end = int(sel.get("startPosition")), int(sel.get("endPosition"))
+                start = _position(sel, "startPosition", file, source.name)
+                end = _position(sel, "endPosition", file, source.name)
                 if not 0 <= start <= end <= len(text):
                     raise QdpxError(
-                        f"{path.name}: selection {sel.get('guid')} ({start}-{end}) lies outside source {source.name!r}"
+                        f"{file}: selection {sel.get('guid')} ({start}-{end}) lies outside source {source.name!r}"
                     )
-                code_refs = [c.find(_q("CodeRef")).get("targetGUID") for c in sel.findall(_q("Coding"))]
+                code_refs = []
+                for coding in sel.findall(_q("Coding")):
+                    ref = coding.find(_q("CodeRef"))
+                    if ref is None or not ref.get("targetGUID"):
+                        raise QdpxError(
+                            f"{file}: selection {sel.get('guid')} in source {source.name!r} has a coding without a "
+                            "code reference (CodeRef targetGUID); export the project again"
+                        )
+                    code_refs.append(ref.get("targetGUID"))
                 selections.append(
                     Selection(
                         sel.get("guid"),
@@ -528,5 +588,5 @@ def read_qdpx(path: str | Path) -> Project:
     for selection in selections:
         for ref in selection.codes:
             if ref not in known:
-                raise QdpxError(f"{path.name}: selection {selection.guid} refers to unknown code {ref}")
+                raise QdpxError(f"{file}: selection {selection.guid} refers to unknown code {ref}")
     return project

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from .._ids import natural_sorted
+from .._io import atomic_path
 
 SEGMENT_COLUMNS = [
     "interview_id",
@@ -23,6 +24,9 @@ SEGMENT_COLUMNS = [
     "theme",
     "kind",
     "score",
+    "probability",
+    "uncertain",
+    "source",
 ]
 
 
@@ -30,7 +34,8 @@ def coded_segments(
     turns: pd.DataFrame, stages: pd.DataFrame, topics: pd.DataFrame, topic_info: pd.DataFrame, taxonomy
 ) -> pd.DataFrame:
     """One row per (coded interviewee turn, stage): where it is, what it says, its
-    stage, theme (topic), kind and the stage's score.
+    stage, theme (topic), kind, the stage's score and probability, whether it is
+    uncertain (to check) and who coded it (``suite`` or ``researcher``).
 
     Example:
         >>> coded_segments(turns, stages, topics, topic_info, taxonomy).head()  # doctest: +SKIP
@@ -59,6 +64,10 @@ def coded_segments(
                     "theme": None if topic is None else label.get(topic, ""),
                     "kind": entry.kind,
                     "score": float(getattr(entry, f"score_{stage}")),
+                    # the coder's probability for this stage, whether to check it, who coded it
+                    "probability": float(getattr(entry, f"p_{stage}", float("nan"))),
+                    "uncertain": bool(getattr(entry, "uncertain", False)),
+                    "source": getattr(entry, "source", "suite"),
                 }
             )
     return pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
@@ -84,9 +93,26 @@ def interviewee_by_theme(turns: pd.DataFrame, topics: pd.DataFrame, topic_info: 
 
 
 def write_xlsx(path: str | Path, sheets: dict[str, pd.DataFrame]) -> Path:
-    """One sheet per table (sheet names cut to Excel's 31 characters)."""
+    """One sheet per table (sheet names cut to Excel's 31 characters), written atomically.
+
+    Every text is a string cell, never a formula: openpyxl takes text starting with
+    ``=`` for a formula, and transcript text may (``=HYPERLINK(...)``). Control
+    characters, which ``.xlsx`` cannot hold, are shown as U+FFFD.
+    """
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE  # installed with pandas' Excel support
+
+    def cell(value):  # control characters cannot be stored in .xlsx (the CSV and parquet keep them)
+        return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value) if isinstance(value, str) else value
+
     path = Path(path)
-    with pd.ExcelWriter(path, engine="openpyxl") as writer:
-        for name, table in sheets.items():
-            table.to_excel(writer, sheet_name=name[:31], index=False)
+    with atomic_path(path) as tmp:
+        with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
+            for name, table in sheets.items():
+                table = table.map(cell).rename(columns=cell)
+                table.to_excel(writer, sheet_name=ILLEGAL_CHARACTERS_RE.sub("", name)[:31] or "sheet", index=False)
+            for sheet in writer.book.worksheets:
+                for row in sheet.iter_rows():
+                    for cell in row:
+                        if cell.data_type == "f":  # the suite writes no formulas: this is text
+                            cell.data_type = "s"
     return path

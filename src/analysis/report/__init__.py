@@ -6,6 +6,7 @@ Nothing outside this package imports it, but the command line's ``report`` verb.
 
 from ._charts import (
     interviewees_per_theme_figure,
+    reliability_figure,
     saturation_figure,
     stage_by_interviewee_figure,
     stage_distribution_figure,
@@ -17,6 +18,7 @@ from ._charts import (
 from ._explorer import ThemeExplorer
 from ._notebook import setup_notebook
 from ._render import run_report
+from ._review import ReviewWidget
 from ._tables import (
     agreement_by_interview,
     headline_table,
@@ -29,12 +31,14 @@ from ._themes import ThemeTables, saturation_milestones, saturation_table, stage
 from ._topic_charts import document_map, topic_barchart, topic_hierarchy, topics_per_interviewee
 
 __all__ = [
+    "ReviewWidget",
     "ThemeExplorer",
     "ThemeTables",
     "agreement_by_interview",
     "document_map",
     "headline_table",
     "interviewees_per_theme_figure",
+    "reliability_figure",
     "run_report",
     "saturation_figure",
     "saturation_milestones",

@@ -16,6 +16,29 @@ OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "
 ROLE_COLOURS = {"interviewee": OKABE_ITO[4], "interviewer": OKABE_ITO[0], "other": "#999999"}
 
 
+NO_THEMES = (
+    "No themes: the topic model found no topic in these answers (all are outliers). A corpus this small "
+    "rarely has recurring topics; add interviews, or lower topics.min_cluster_size."
+)
+
+
+def empty_figure(title: str, message: str) -> go.Figure:
+    """A figure with nothing to draw that says why, in place of a chart of no data.
+
+    Example:
+        >>> empty_figure("Themes", "No themes.").layout.annotations[0].text
+        'No themes.'
+    """
+    fig = go.Figure()
+    fig.add_annotation(
+        text=html.escape(message), x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font={"size": 14}
+    )
+    fig.update_layout(
+        title=title, template="plotly_white", height=260, xaxis={"visible": False}, yaxis={"visible": False}
+    )
+    return fig
+
+
 def words_by_role_figure(summary: pd.DataFrame) -> go.Figure:
     """Words spoken by interviewee and interviewer(s) per interview, as grouped bars.
 
@@ -112,6 +135,8 @@ def topic_stage_figure(mix: pd.DataFrame, labels: dict[int, str], stage_names: d
         >>> [t.x for t in topic_stage_figure(mix, {0: "labels"}, {"data": "Data", "other": "Other"}).data]
         [(0.75,), (0.25,)]
     """
+    if mix is None or not (mix["topic"] != -1).any():
+        return empty_figure("Stage mix per topic", NO_THEMES)
     real = mix[mix["topic"] != -1].sort_values("answers", ascending=True)
     names = [f"{labels.get(int(t), t)} ({int(n)})" for t, n in zip(real["topic"], real["answers"])]
     fig = go.Figure()
@@ -168,6 +193,8 @@ def theme_heatmap_figure(tables: ThemeTables) -> go.Figure:
         >>> [list(row) for row in theme_heatmap_figure(t).data[0].z]
         [[2, 0], [0, 1]]
     """
+    if tables.themes.empty:
+        return empty_figure("Issue frequency per interviewee and theme", NO_THEMES)
     people = natural_sorted(tables.answers["speaker_id"].unique())
     topics = tables.themes["topic"].tolist()
     counts = pd.crosstab(tables.answers["speaker_id"], tables.answers["topic"]).reindex(
@@ -247,6 +274,8 @@ def interviewees_per_theme_figure(tables: ThemeTables) -> go.Figure:
         >>> [(tr.name, tr.x) for tr in interviewees_per_theme_figure(t).data][:3]
         [('mentions it', (2,)), ('as an issue', (2,)), ('as a mitigation', (1,))]
     """
+    if tables.themes.empty:
+        return empty_figure("Interviewees per theme", NO_THEMES)
     a = tables.answers
     mention = a.groupby("topic")["speaker_id"].nunique()
     issue = a[a["kind"] == "issue"].groupby("topic")["speaker_id"].nunique()
@@ -317,7 +346,8 @@ def interviewees_per_theme_figure(tables: ThemeTables) -> go.Figure:
 
 
 def stage_distribution_figure(predictions: pd.DataFrame, stage_names: dict[str, str]) -> go.Figure:
-    """Coded answers per lifecycle stage, split by kind (issue / fix).
+    """Coded answers per lifecycle stage, split by kind (issue / fix); answers marked
+    ``uncertain`` (to check) in a lighter shade of their kind.
 
     Example:
         >>> p = pd.DataFrame({"stages": ["data", "data;other", ""], "kind": ["issue", "fix", ""]})
@@ -325,19 +355,26 @@ def stage_distribution_figure(predictions: pd.DataFrame, stage_names: dict[str, 
         [(1, 0), (1, 1)]
     """
     lists = predictions["stages"].map(stage_list)
+    unsure = (predictions["uncertain"].astype(bool) if "uncertain" in predictions
+              else pd.Series(False, index=predictions.index))
     names = list(stage_names.values())
     fig = go.Figure()
-    for kind, colour, pattern in (("issue", "#D55E00", ""), ("fix", "#009E73", "/")):
+    shades = (("issue", False, "#D55E00", ""), ("fix", False, "#009E73", "/"))
+    if unsure.any():
+        shades += (("issue", True, "#F3B58F", ""), ("fix", True, "#8FD3BE", "/"))
+    for kind, uncertain, colour, pattern in shades:
         counts = [
-            int(sum(1 for st, k in zip(lists, predictions["kind"]) if s in st and k == kind)) for s in stage_names
+            sum(1 for st, k, u in zip(lists, predictions["kind"], unsure) if s in st and k == kind and u == uncertain)
+            for s in stage_names
         ]
+        label = f"{kind}, uncertain (to check)" if uncertain else kind
         fig.add_bar(
             x=names,
             y=counts,
-            name=kind,
+            name=label,
             marker_color=colour,
             marker_pattern_shape=pattern,
-            hovertemplate="%{x}<br>" + kind + ": %{y} answers<extra></extra>",
+            hovertemplate="%{x}<br>" + label + ": %{y} answers<extra></extra>",
         )
     fig.update_layout(
         title="Coded answers per lifecycle stage",
@@ -362,6 +399,8 @@ def theme_cooccurrence_figure(tables: ThemeTables) -> go.Figure:
         >>> [list(row) for row in theme_cooccurrence_figure(t).data[0].z]
         [[2, 1], [1, 1]]
     """
+    if tables.themes.empty:
+        return empty_figure("Co-occurrence of themes within interviewees", NO_THEMES)
     topics = tables.themes["topic"].tolist()
     presence = (pd.crosstab(tables.answers["speaker_id"], tables.answers["topic"]) > 0).astype(int)
     presence = presence.reindex(columns=topics, fill_value=0)
@@ -431,4 +470,34 @@ def saturation_figure(saturation: pd.DataFrame) -> go.Figure:
         template="plotly_white",
         legend={"orientation": "h", "y": -0.2},
     )
+    return fig
+
+
+def reliability_figure(calibration: dict) -> go.Figure:
+    """Reliability diagram of P(coded): per bin, the mean predicted probability against
+    the share of answers the human coders coded (the diagonal is perfect calibration);
+    marker size follows the answers in the bin.
+
+    Example:
+        >>> fig = reliability_figure({"brier": 0.2, "base_rate_brier": 0.25, "units": 3,
+        ...     "bins": [{"low": 0.0, "high": 0.5, "answers": 2, "predicted": 0.3, "observed": 0.5}]})
+        >>> fig.data[1].x, fig.data[1].y
+        ((0.3,), (0.5,))
+    """
+    bins = calibration.get("bins", [])
+    fig = go.Figure()
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect calibration",
+                    line={"color": "#999999", "dash": "dash"}, hoverinfo="skip")
+    sizes = [b["answers"] for b in bins]
+    biggest = max(sizes) if sizes else 1
+    fig.add_scatter(
+        x=[round(b["predicted"], 3) for b in bins], y=[round(b["observed"], 3) for b in bins], mode="lines+markers",
+        name="suite", marker={"size": [8 + 22 * n / biggest for n in sizes], "color": OKABE_ITO[4]},
+        customdata=sizes, hovertemplate="predicted %{x:.2f}<br>coded by the humans %{y:.2f}<br>%{customdata} answers"
+        "<extra></extra>")
+    brier = calibration.get("brier")
+    note = "" if brier is None else f" (Brier {brier:.3f}; always the base rate: {calibration['base_rate_brier']:.3f})"
+    fig.update_layout(title="Is P(coded) calibrated?" + note, template="plotly_white", height=420,
+                      xaxis={"title": "P(coded) the suite gave", "range": [0, 1]},
+                      yaxis={"title": "Share the human coders coded", "range": [0, 1]})
     return fig

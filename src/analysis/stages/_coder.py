@@ -21,18 +21,18 @@ Signals (each measured against the consensus coding of the reference study; see
   separately: z(log words) + z(similarity to the taxonomy's issue examples), mixed with
   the mean of the same over the *episode* (the answers to one interviewer question),
   because coders code passages: in the reference study 92% of the answers of an episode
-  share its coded-or-not status. The top ``coded_share`` of substantive answers are coded;
-* **one stage per coded answer** by default (``second_stage_margin: 0``): 93% of the
-  answers human coders coded carry a single stage;
+  share its coded-or-not status;
 * **kind**: ``issue`` or ``fix`` by similarity to the taxonomy's examples of each.
 
-Few-shot mode calibrates this rule on the researcher's codes instead of learning a
-classifier per stage (see :class:`StageCoder`).
+These signals are the inputs of a small learned model (P(coded), P(stage | coded);
+:mod:`analysis.stages._learned`) whose weights come from codes: the reference study's
+when a study has none (zero-shot), the researcher's own otherwise (few-shot, and the
+review loop). One stage per coded answer: 93% of the answers human coders coded carry
+a single stage.
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,30 +42,23 @@ from pydantic import Field
 from sklearn.linear_model import LogisticRegression
 
 from .._ids import natural_sorted
+from .._io import atomic_to_csv, restore_table
 from .._settings import Settings
-from ..human_codes import agreement, reference_kinds, training_labels
+from ..human_codes import reference_kinds, training_labels
+from ._learned import StageModel, f1_threshold, features, fit_model, prior_model, votes
 from ._signals import StageSignals
 
-# Few-shot: the rule's weights tried on the researcher's codes (round values only).
-FEW_SHOT_GRID = {
-    "section_weight": (0.05, 0.1, 0.2),
-    "question_weight": (0.3, 0.5),
-    "stage_calibration": (0.0, 0.02, 0.05),
-    "cue_weight": (0.0, 0.08),
-    "coded_share": (0.35, 0.45, 0.55),
-}
-NEIGHBOURS = 15
 MIN_TRAINING_ANSWERS = 10  # coded and uncoded training answers each, for few-shot
 
 
 class StageSettings(Settings):
     """The stage taxonomy, the code-to-stage table, and the weights of the zero-shot rule
-    (chosen as round values, then measured; few-shot re-chooses those in ``FEW_SHOT_GRID``).
+    (round values: the learned model re-weighs the parts they combine), and when an
+    answer is worth a person's check.
 
     Attributes:
         taxonomy: the stages (ids, names, descriptions, cues, guide questions).
         code_map: how the names of human codes map to stage ids.
-        coded_share: share of substantive answers that get a stage.
         question_weight: weight of the question's similarity to a stage.
         section_weight: bonus for the stage of the guide section the interview is in.
         stage_calibration: weight of each stage's score relative to its own spread.
@@ -74,12 +67,14 @@ class StageSettings(Settings):
         context_weight: smoothing with the neighbouring answers.
         topic_weight: smoothing with the answer's topic.
         episode_weight: codability: weight of the episode (answers to one question).
-        second_stage_margin: a second stage is kept when its score is this close to the best.
+        uncertain_margin: answers whose P(coded) lies within this of the coding threshold
+            (the band where the decision could go either way) are marked uncertain.
+        uncertain_stage: a coded answer whose stage has P(stage | coded) below this is
+            marked uncertain.
     """
 
     taxonomy: Path = Path("config/taxonomy.yaml")
     code_map: Path = Path("config/code_map.yaml")
-    coded_share: float = Field(0.5, gt=0.0, le=1.0)
     question_weight: float = Field(0.5, ge=0.0)
     section_weight: float = Field(0.1, ge=0.0)
     stage_calibration: float = Field(0.0, ge=0.0)
@@ -88,7 +83,8 @@ class StageSettings(Settings):
     context_weight: float = Field(0.33, ge=0.0, le=1.0)
     topic_weight: float = Field(0.3, ge=0.0, le=1.0)
     episode_weight: float = Field(0.5, ge=0.0, le=1.0)
-    second_stage_margin: float = Field(0.0, ge=0.0)
+    uncertain_margin: float = Field(0.1, ge=0.0, le=1.0)
+    uncertain_stage: float = Field(0.5, ge=0.0, le=1.0)
 
 
 def _smooth(signals: StageSignals, scores: np.ndarray, topics: pd.Series | None, settings: StageSettings) -> np.ndarray:
@@ -224,22 +220,6 @@ def _assemble(
     return out.reset_index(drop=True)
 
 
-def _neighbour_codedness(signals: StageSignals, train_rows: np.ndarray, train_coded: np.ndarray) -> np.ndarray:
-    """Per answer, the coded share of its ``NEIGHBOURS`` most similar training answers
-    (an answer is never its own neighbour)."""
-    vectors = signals.answer_vectors
-    k = min(NEIGHBOURS, len(train_rows) - 1)
-    out = np.zeros(len(vectors))
-    for start in range(0, len(vectors), 1024):
-        block = slice(start, min(start + 1024, len(vectors)))
-        sims = vectors[block] @ vectors[train_rows].T
-        own = np.flatnonzero((train_rows >= block.start) & (train_rows < block.stop))
-        sims[train_rows[own] - block.start, own] = -np.inf
-        nearest = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        out[block] = train_coded[nearest].mean(axis=1)
-    return out
-
-
 def topic_stage_mix(stages: pd.DataFrame, topics: pd.DataFrame, stage_ids: list[str]) -> pd.DataFrame:
     """Per topic, the share of its coded answers in each stage and its primary stage.
 
@@ -293,16 +273,16 @@ def stage_list(value) -> list[str]:
 
 
 def write_stage_csv(table: pd.DataFrame, path: str | Path) -> Path:
-    """Write a coding table as the ``code-stages`` CSV: stage ids joined by ``;``."""
+    """Write a coding table as the ``code-stages`` CSV: stage ids joined by ``;``; text
+    cells neutralised for spreadsheets (a ``'`` before ``= + - @``, tab, CR), atomically."""
     out = table.copy()
     out["stages"] = [";".join(stage_list(v)) for v in out["stages"]]
-    out.to_csv(path, index=False)
-    return Path(path)
+    return atomic_to_csv(out, path, neutralise=True, index=False)
 
 
 def read_stage_csv(path: str | Path) -> pd.DataFrame:
     """Read a ``code-stages`` CSV back, stage ids as lists."""
-    table = pd.read_csv(path, dtype={"interview_id": str, "stages": str}, keep_default_na=False)
+    table = restore_table(pd.read_csv(path, dtype={"interview_id": str, "stages": str}, keep_default_na=False))
     if "stages" in table:
         table["stages"] = [stage_list(v) for v in table["stages"]]
     return table
@@ -310,14 +290,15 @@ def read_stage_csv(path: str | Path) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class FewShotFit:
-    """What few-shot calibration chose, or why it was not used."""
+    """What calibration on human codes learned, or why it was not used."""
 
     used: bool
     reason: str = ""
     training_documents: int = 0
     training_answers: int = 0
-    fit_macro_f1_plus_alpha: float | None = None
-    chosen: dict[str, float] = field(default_factory=dict)
+    reviewed_answers: int = 0
+    threshold: float | None = None
+    coefficients: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -327,14 +308,19 @@ class StageCoding:
     Attributes:
         table: one row per interviewee turn: ids, source position, text, ``stages`` (a
             list of stage ids, empty when none), ``kind`` (``issue``/``fix``/empty), one
-            ``score_<stage>`` column per stage and ``matched_cues``.
+            ``score_<stage>`` column per stage, ``matched_cues``, ``p_coded`` (the
+            probability the answer carries a stage), one ``p_<stage>`` per stage (the
+            probability it carries that stage), ``uncertain`` (in the band a person should
+            check) and ``source`` (``suite``, or ``researcher`` for a reviewed answer).
         stage_ids: the taxonomy's stage ids, in order.
-        fit: the few-shot calibration, or ``None`` when none was asked for.
+        fit: the calibration on human codes, or ``None`` when none was asked for.
+        threshold: the ``p_coded`` from which an answer is coded.
     """
 
     table: pd.DataFrame
     stage_ids: list[str]
     fit: FewShotFit | None = None
+    threshold: float | None = None
 
     @property
     def mode(self) -> str:
@@ -343,166 +329,142 @@ class StageCoding:
 
     def describe(self) -> str:
         """One line on how the coding was made."""
+        uncertain = int(self.table["uncertain"].sum()) if "uncertain" in self.table else 0
+        tail = f"; {uncertain} uncertain answers to check"
         if self.fit is None:
-            return "zero-shot"
+            return "zero-shot (the reference study's model, no codes of this study)" + tail
         if not self.fit.used:
-            return f"zero-shot (few-shot asked, but {self.fit.reason or 'no usable codes'})"
-        chosen = ", ".join(
-            f"{k} {self.fit.chosen[k]:g}"
-            for k in ("question_weight", "section_weight", "stage_calibration", "coded_share")
-        )
-        return (
-            f"few-shot (calibrated on {self.fit.training_documents} coded files, "
-            f"{self.fit.training_answers} answers: {chosen})"
-        )
+            return f"zero-shot (few-shot asked, but {self.fit.reason or 'no usable codes'})" + tail
+        reviewed = f", {self.fit.reviewed_answers} reviewed by the researcher" if self.fit.reviewed_answers else ""
+        return (f"few-shot (learned from {self.fit.training_documents} coded files, "
+                f"{self.fit.training_answers} answers{reviewed}; coded from p {self.threshold:.2f})" + tail)
+
+
+def _label_docs(docs: list[dict[str, set[str]]]) -> dict[str, set[str]]:
+    """turn_id -> stages over documents (the first document that labels a turn wins)."""
+    known: dict[str, set[str]] = {}
+    for doc in docs:
+        for turn_id, stages in doc.items():
+            known.setdefault(turn_id, set(stages))
+    return known
 
 
 class StageCoder:
-    """Codes interviewee turns with lifecycle stages: the zero-shot rule, calibrated on
-    human codes when :meth:`fit` is given some (scikit-learn's fit/predict shape).
+    """Codes interviewee turns with lifecycle stages, with calibrated probabilities
+    (scikit-learn's fit/predict shape).
 
-    What few-shot learns, and why (measured leave-one-interview-out on the reference
-    study; ``benchmarks/stage_agreement.py``):
-
-    * **whether** an answer is coded: the zero-shot codability plus the coded share of
-      its 15 most similar training answers (a nearest-neighbour vote on the answer
-      embeddings);
-    * **the rule's weights**: question and section weight, stage calibration, cue weight
-      and coded share, each from a few round values (``FEW_SHOT_GRID``), the combination
-      that agrees best with the training codes (macro-F1 + alpha);
-    * **issue vs fix**, when the codes mark mitigations, by a logistic regression on the
-      answer embeddings.
-
-    The stage itself stays the (re-weighted) zero-shot choice: classifiers that learned
-    it from the other coded interviews agreed less with the consensus (macro-F1
-    0.10-0.23 against 0.25-0.28), as the rarer stages have a handful of examples. With
-    fewer than 10 coded and 10 uncoded training answers the zero-shot rule is used.
+    The rule's signals (see the module docstring) are the inputs of a small learned
+    model (:mod:`analysis.stages._learned`): P(coded) and P(stage | coded), with
+    weights shared by all stages. Without codes of the study (zero-shot), the model
+    learned from the reference study's codes is used (``prior_model.json``); ``fit``
+    learns it again from the researcher's codes (other interviews, and answers the
+    researcher reviewed, whose neighbours and episodes then vote). An answer is coded
+    when its P(coded) reaches the cut that maximises the F1 the probabilities expect;
+    it gets its most probable stage. Answers whose P(coded) is within
+    ``stages.uncertain_margin`` of that cut, or coded with a stage of P(stage | coded)
+    below ``stages.uncertain_stage``, are marked ``uncertain``. With fewer than 10 coded
+    and 10 uncoded training answers the zero-shot model is kept.
 
     Example:
-        >>> coder = StageCoder(StageSettings())                     # doctest: +SKIP
-        >>> coding = coder.fit(signals, train, kinds).predict(signals)  # doctest: +SKIP
-        >>> coding.describe()                                       # doctest: +SKIP
-        'few-shot (calibrated on 8 coded files, 590 answers: ...)'
+        >>> coder = StageCoder(StageSettings())                          # doctest: +SKIP
+        >>> coding = coder.fit(signals, train, kinds).predict(signals)   # doctest: +SKIP
+        >>> coding.table[["stages", "p_coded", "uncertain"]].head()      # doctest: +SKIP
     """
 
-    def __init__(self, settings: StageSettings | None = None):
+    def __init__(self, settings: StageSettings | None = None, seed: int = 42, prior: StageModel | None = None):
         self.settings = settings if settings is not None else StageSettings()
+        self.seed = seed
+        self.prior = prior  # the zero-shot model; None: the reference study's (prior_model.json)
         self.fit_: FewShotFit | None = None
-        self.chosen_: StageSettings = self.settings
-        self._train_turns: list[str] = []
-        self._train_coded = np.zeros(0)
+        self.model_: StageModel | None = None
+        self.known_: dict[str, set[str]] = {}
+        self.reviewed_: dict[str, set[str]] = {}
         self._kind_model = None
 
-    def fit(
-        self,
-        signals: StageSignals,
-        train: list[dict[str, set[str]]] | dict[str, set[str]],
-        kinds: dict[str, str] | None = None,
-        topics: pd.Series | None = None,
-    ) -> StageCoder:
-        """Calibrate the rule on human codes.
+    def fit(self, signals: StageSignals, train: list[dict[str, set[str]]] | dict[str, set[str]],
+            kinds: dict[str, str] | None = None, topics: pd.Series | None = None,
+            reviewed: dict[str, set[str]] | None = None) -> StageCoder:
+        """Learn from human codes.
 
         Args:
             signals: signals of all turns (training and to predict).
-            train: the coded training turns, one ``turn_id -> stages`` mapping per coded
+            train: coded training turns, one ``turn_id -> stages`` mapping per coded
                 document (:func:`analysis.human_codes.training_labels`; one mapping is
                 accepted).
             kinds: turn_id -> ``issue``/``fix`` of coded training turns.
             topics: turn_id -> topic, for smoothing.
+            reviewed: turn_id -> stages the researcher gave answers of this study; they
+                train the model, vote for their neighbours, and keep their codes.
         """
         docs = [train] if isinstance(train, dict) else list(train)
-        train_rows, train_coded = _training_votes(signals, docs)
-        if (train_coded >= 0.5).sum() < MIN_TRAINING_ANSWERS or (train_coded < 0.5).sum() < MIN_TRAINING_ANSWERS:
-            self.fit_ = FewShotFit(False, reason="fewer than 10 coded and 10 uncoded training answers")
-            self.chosen_ = self.settings
+        self.reviewed_ = dict(reviewed or {})
+        if self.reviewed_:
+            docs = docs + [self.reviewed_]
+        substantive = dict(zip(signals.answers["turn_id"], signals.answers["substantive"]))
+        known = {t: s for t, s in _label_docs(docs).items() if substantive.get(t)}
+        n_coded = sum(bool(s) for s in known.values())
+        if n_coded < MIN_TRAINING_ANSWERS or len(known) - n_coded < MIN_TRAINING_ANSWERS:
+            self.fit_ = FewShotFit(False, reason="fewer than 10 coded and 10 uncoded training answers",
+                                   reviewed_answers=len(self.reviewed_))
+            self.known_ = _label_docs([self.reviewed_])
             return self
-        self._train_turns = signals.answers["turn_id"].to_numpy()[train_rows].tolist()
-        self._train_coded = train_coded
-        gate = self._gate(signals)
-        score, self.chosen_ = _best_weights(
-            signals, docs, gate, _SmoothedParts(signals, topics, self.settings), self.settings
-        )
+        parts, rule, cod = _rule_parts(signals, topics, self.settings)
+        self.model_ = fit_model(signals, parts, rule, cod, docs, seed=self.seed)
+        self.known_ = _label_docs(docs)
+        row_of = {t: i for i, t in enumerate(signals.answers["turn_id"])}
+        train_rows = np.array(sorted(row_of[t] for t in known), dtype=int)
         self._kind_model = _fit_kind_model(signals, train_rows, kinds or {})
-        self.fit_ = FewShotFit(
-            True,
-            training_documents=len(docs),
-            training_answers=int(len(train_rows)),
-            fit_macro_f1_plus_alpha=round(score, 4),
-            chosen={k: getattr(self.chosen_, k) for k in FEW_SHOT_GRID},
-        )
+        self.fit_ = FewShotFit(True, training_documents=len(docs) - bool(self.reviewed_),
+                               training_answers=len(known), reviewed_answers=len(self.reviewed_),
+                               coefficients=dict(zip(self.model_.coefficients()["model"] + ":"
+                                                     + self.model_.coefficients()["feature"],
+                                                     self.model_.coefficients()["weight"].round(4))))
         return self
 
-    def _gate(self, signals: StageSignals) -> np.ndarray:
-        row_of = {t: i for i, t in enumerate(signals.answers["turn_id"])}
-        rows = np.array([row_of[t] for t in self._train_turns], dtype=int)
-        substantive = signals.answers["substantive"].to_numpy()
-        return _zscore(_neighbour_codedness(signals, rows, self._train_coded), substantive) + codability(
-            signals, self.settings
-        )
-
-    def predict(
-        self, signals: StageSignals, topics: pd.Series | None = None, mask: np.ndarray | None = None
-    ) -> StageCoding:
+    def predict(self, signals: StageSignals, topics: pd.Series | None = None,
+                mask: np.ndarray | None = None) -> StageCoding:
         """Code every interviewee turn of ``signals`` (only those in ``mask``, if given)."""
-        substantive = signals.answers["substantive"].to_numpy()
-        few_shot = self.fit_ is not None and self.fit_.used
-        chosen = self.chosen_ if few_shot else self.settings
-        gate = self._gate(signals) if few_shot else codability(signals, self.settings)
-        coded = _coded_top_share(gate, substantive, chosen.coded_share)
-        if mask is not None:
-            coded &= mask
+        answers = signals.answers
+        substantive = answers["substantive"].to_numpy()
+        parts, rule, cod = _rule_parts(signals, topics, self.settings)
+        model = self.model_ or self.prior or prior_model(list(signals.stage_ids))
+        row_of = {t: i for i, t in enumerate(answers["turn_id"])}
+        known = {row_of[t]: s for t, s in self.known_.items() if t in row_of}
+        p_coded, p_stage = model.predict(features(signals, parts, rule, cod, votes(signals, known)))
+        target = substantive if mask is None else substantive & mask
+        threshold = f1_threshold(p_coded[target])
+        coded = target & (p_coded >= threshold)
         fix = signals.fix_similarity > signals.issue_similarity
         if self._kind_model is not None:
             fix = self._kind_model.predict(signals.answer_vectors).astype(bool)
-        scores = _SmoothedParts(signals, topics, self.settings).scores(chosen)
-        table = _assemble(signals, coded, scores, chosen.second_stage_margin, fix)
-        return StageCoding(table, list(signals.stage_ids), self.fit_)
-
-
-def _training_votes(signals: StageSignals, docs: list[dict[str, set[str]]]) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of the substantive training answers and the share of documents coding each."""
-    substantive = signals.answers["substantive"].to_numpy()
-    row_of = {t: i for i, t in enumerate(signals.answers["turn_id"])}
-    votes: dict[int, list[bool]] = {}
-    for doc in docs:
-        for turn_id, stages in doc.items():
+        table = _assemble(signals, coded, p_stage, 0.0, fix)
+        table["score_columns_from"] = None
+        table = table.drop(columns="score_columns_from")
+        for k, stage in enumerate(signals.stage_ids):
+            table[f"score_{stage}"] = np.round(rule[:, k], 4)
+        table["p_coded"] = np.round(p_coded, 4)
+        for k, stage in enumerate(signals.stage_ids):
+            table[f"p_{stage}"] = np.round(p_coded * p_stage[:, k], 4)
+        best_stage = p_stage.max(axis=1)
+        near = np.abs(p_coded - threshold) <= self.settings.uncertain_margin
+        table["uncertain"] = target & (near | (coded & (best_stage < self.settings.uncertain_stage)))
+        table["source"] = "suite"
+        for turn_id, stages in self.reviewed_.items():
             i = row_of.get(turn_id)
-            if i is not None and substantive[i]:
-                votes.setdefault(i, []).append(bool(stages))
-    rows = np.array(sorted(votes), dtype=int)
-    return rows, np.array([np.mean(votes[i]) for i in rows])
+            if i is not None:
+                table.at[i, "stages"] = sorted(stages, key=list(signals.stage_ids).index)
+                table.at[i, "kind"] = table.at[i, "kind"] or ("issue" if stages else "")
+                if not stages:
+                    table.at[i, "kind"] = ""
+                table.at[i, "uncertain"] = False
+                table.at[i, "source"] = "researcher"
+        return StageCoding(table, list(signals.stage_ids), self.fit_, threshold)
 
 
-def _best_weights(
-    signals: StageSignals,
-    docs: list[dict[str, set[str]]],
-    gate: np.ndarray,
-    parts: _SmoothedParts,
-    settings: StageSettings,
-) -> tuple[float, StageSettings]:
-    """The grid combination that agrees best (macro-F1 + alpha) with the training codes,
-    one unit per (document, turn), as the agreement is measured."""
-    ids = signals.stage_ids
-    substantive = signals.answers["substantive"].to_numpy()
-    row_of = {t: i for i, t in enumerate(signals.answers["turn_id"])}
-    units_ref, units_row = {}, {}
-    for d, doc in enumerate(docs):
-        for turn_id, stages in doc.items():
-            if turn_id in row_of:
-                units_ref[f"{d}|{turn_id}"] = stages
-                units_row[f"{d}|{turn_id}"] = row_of[turn_id]
-    best = None
-    for values in itertools.product(*FEW_SHOT_GRID.values()):
-        candidate = settings.model_copy(update=dict(zip(FEW_SHOT_GRID, values)))
-        coded = _coded_top_share(gate, substantive, candidate.coded_share)
-        labels = _fill_backchannels(
-            signals, _choose(parts.scores(candidate), coded, ids, candidate.second_stage_margin)
-        )
-        result = agreement(units_ref, {u: set(labels[r]) for u, r in units_row.items()}, ids)
-        fit = (result["macro_f1"] or 0.0) + (result["alpha"] or 0.0)
-        if best is None or fit > best[0] + 1e-12:
-            best = (fit, candidate)
-    return best
+def _rule_parts(signals: StageSignals, topics: pd.Series | None, settings: StageSettings):
+    """The zero-shot rule's smoothed parts, combined scores and codability: the model's inputs."""
+    parts = _SmoothedParts(signals, topics, settings)
+    return parts, parts.scores(settings), codability(signals, settings)
 
 
 def _fit_kind_model(signals: StageSignals, train_rows: np.ndarray, kinds: dict[str, str]):
@@ -518,19 +480,22 @@ def _fit_kind_model(signals: StageSignals, train_rows: np.ndarray, kinds: dict[s
     return model.fit(signals.answer_vectors[kind_rows], y_kind[kind_rows])
 
 
-def few_shot_leave_one_out(
-    signals: StageSignals, reference, settings: StageSettings, topics: pd.Series | None = None, extra: tuple = ()
-) -> dict[str, set[str]]:
-    """Few-shot predictions for each interview coded in ``reference``, calibrated on the
-    codes of the *other* interviews (the other reference files, plus every file of
+def leave_one_interview_out(signals: StageSignals, reference, settings: StageSettings,
+                            topics: pd.Series | None = None, extra: tuple = (), use_votes: bool = True,
+                            seed: int = 42) -> pd.DataFrame:
+    """Each interview coded in ``reference`` coded by a coder that learned from the codes
+    of the *other* interviews only (the other reference files, plus every file of
     ``extra`` code folders, e.g. single coders' codings, that belongs to another
-    interview); the held-out predictions pooled (turn_id -> stages).
+    interview); the held-out rows of every fold, concatenated.
 
-    No file of the held-out interview is ever used to predict it.
+    Every choice that reads codes (the model's weights, the coding threshold, which is
+    read off the model's own probabilities) is made inside the fold, so the figure is a
+    nested estimate. ``use_votes=False`` predicts without the other interviews' codes
+    voting (as the zero-shot model meets a new study).
     """
     ids = signals.stage_ids
     sources = [reference, *extra]
-    pooled: dict[str, set[str]] = {}
+    held: list[pd.DataFrame] = []
     for interview_id in natural_sorted(reference.coded()["interview_id"].unique()):
         train, kind_codes = [], []
         for source in sources:
@@ -539,7 +504,19 @@ def few_shot_leave_one_out(
             kind_codes.append(source.codes[source.codes["interview_id"] != interview_id])
         kinds = reference_kinds(signals.answers, pd.concat(kind_codes, ignore_index=True))
         held_out = (signals.answers["interview_id"] == interview_id).to_numpy()
-        table = StageCoder(settings).fit(signals, train, kinds, topics).predict(signals, topics, mask=held_out).table
-        for turn_id, stages in zip(table.loc[held_out, "turn_id"], table.loc[held_out, "stages"]):
-            pooled[turn_id] = set(stages)
-    return pooled
+        coder = StageCoder(settings, seed=seed).fit(signals, train, kinds, topics)
+        if not use_votes:
+            coder.known_ = {}
+        table = coder.predict(signals, topics, mask=held_out).table
+        held.append(table[held_out])
+    return pd.concat(held, ignore_index=True) if held else pd.DataFrame()
+
+
+def few_shot_leave_one_out(signals: StageSignals, reference, settings: StageSettings, topics: pd.Series | None = None,
+                           extra: tuple = ()) -> dict[str, set[str]]:
+    """The held-out stages of :func:`leave_one_interview_out`, turn_id -> stages.
+
+    No file of the held-out interview is ever used to predict it.
+    """
+    table = leave_one_interview_out(signals, reference, settings, topics, extra)
+    return {t: set(s) for t, s in zip(table["turn_id"], table["stages"])} if len(table) else {}

@@ -35,7 +35,10 @@ from pydantic import Field, field_validator
 from sklearn.decomposition import PCA
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
+from .._io import atomic_pickle
 from .._settings import Settings
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_FILLERS = tuple(
     (
@@ -97,6 +100,14 @@ class TopicSettings(Settings):
     @classmethod
     def _built_in_when_null(cls, value):
         return DEFAULT_FILLERS if value is None else value
+
+    @field_validator("ngram_range")
+    @classmethod
+    def _low_to_high(cls, value: tuple[int, int]) -> tuple[int, int]:
+        low, high = value
+        if low < 1 or high < low:
+            raise ValueError(f"expected [low, high] with 1 <= low <= high, e.g. [1, 2]; got [{low}, {high}]")
+        return value
 
     def sizes(self, n_docs: int) -> dict:
         """Concrete sizes for a corpus of ``n_docs`` answers."""
@@ -358,10 +369,8 @@ def fit_topics(
         )
     key = _cache_key(texts, embeddings, settings, model_id, seed)
     cache_file = Path(cache_dir) / f"topics-{key}.pkl" if cache_dir else None
-    if cache_file and cache_file.is_file():
-        with cache_file.open("rb") as fh:
-            result = pickle.load(fh)
-        result.from_cache = True
+    result = _read_cached(cache_file, embedding_model) if cache_file else None
+    if result is not None:
         return result
 
     if callable(embedding_model) and not hasattr(embedding_model, "encode"):
@@ -386,10 +395,73 @@ def fit_topics(
     map_2d = _map_2d(embeddings, settings, seed)
     result = TopicResult(assignments, info, quotes, model, map_2d)
     if cache_file:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        with cache_file.open("wb") as fh:
-            pickle.dump(result, fh)
+        _write_cached(cache_file, result)
     return result
+
+
+class _LazyEmbedder:
+    """Stands in for the embedding model of a cached topic model: loads it (through the
+    zero-argument callable given to :func:`fit_topics`) only when BERTopic embeds."""
+
+    def __init__(self, load):
+        self._load = load
+        self._backend = None
+
+    def _get(self):
+        if self._backend is None:
+            from bertopic.backend._utils import select_backend  # heavy: only when a cached model embeds
+
+            model = self._load() if callable(self._load) and not hasattr(self._load, "encode") else self._load
+            self._backend = select_backend(model)
+        return self._backend
+
+    def embed(self, documents, verbose: bool = False):
+        return self._get().embed(documents, verbose)
+
+    def embed_documents(self, documents, verbose: bool = False):
+        return self._get().embed_documents(documents, verbose)
+
+    def embed_words(self, words, verbose: bool = False):
+        return self._get().embed_words(words, verbose)
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._get(), name)
+
+
+def _read_cached(cache_file: Path, embedding_model) -> TopicResult | None:
+    """The cached result, or ``None`` on a miss; an entry that cannot be read (truncated
+    by a full disk, from another version) is a miss: logged, deleted, refitted."""
+    if not cache_file.is_file():
+        return None
+    try:
+        with cache_file.open("rb") as fh:
+            result = pickle.load(fh)
+        if not isinstance(result, TopicResult):
+            raise TypeError(f"holds a {type(result).__name__}, not a topic result")
+    except Exception as exc:  # noqa: BLE001 - any unreadable entry is a miss, never a crash
+        logger.warning("topic cache entry %s cannot be read (%r); deleted, refitting", cache_file, exc)
+        cache_file.unlink(missing_ok=True)
+        return None
+    if embedding_model is not None:
+        result.model.embedding_model = _LazyEmbedder(embedding_model)
+    result.from_cache = True
+    return result
+
+
+def _write_cached(cache_file: Path, result: TopicResult) -> None:
+    """Pickle ``result`` atomically without its embedding model (a cached entry gets the
+    model back lazily, see :class:`_LazyEmbedder`); a failed write only loses the cache."""
+    model = result.model
+    embedder = getattr(model, "embedding_model", None)
+    model.embedding_model = None  # the SentenceTransformer: 90 MB per entry, and loaded anyway
+    try:
+        atomic_pickle(cache_file, result)
+    except OSError as exc:  # a full disk must not fail a fit that succeeded
+        logger.warning("topic cache entry %s not written (%s)", cache_file, exc)
+    finally:
+        model.embedding_model = embedder
 
 
 def _map_2d(embeddings: np.ndarray, settings: TopicSettings, seed: int) -> np.ndarray:

@@ -3,15 +3,19 @@
 carry content."""
 
 from ._corpus import TURN_COLUMNS, IngestSettings, LoadedCorpus, interview_summary, load_corpus
+from ._privacy import Deidentifier, introduced_names, read_pseudonyms
 from ._substance import SubstanceSettings, mark_substantive, substance_table
 
 __all__ = [
     "TURN_COLUMNS",
+    "Deidentifier",
     "IngestSettings",
     "LoadedCorpus",
     "SubstanceSettings",
     "interview_summary",
+    "introduced_names",
     "load_corpus",
     "mark_substantive",
+    "read_pseudonyms",
     "substance_table",
 ]

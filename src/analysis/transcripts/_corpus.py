@@ -8,7 +8,10 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -16,14 +19,23 @@ from typing import Literal
 import pandas as pd
 from pydantic import Field
 
-from .._ids import ID_FROM_TEXT_RE, TITLE_NAME_RE, masked_name, natural_key
+from .._ids import ID_FROM_TEXT_RE, TITLE_NAME_RE, derived_source_name, masked_name, natural_key
 from .._settings import Settings
 from ..errors import CorpusError, TranscriptError
-from ._formats import QA_LABEL_RE, ROLE_LABEL_RE, ParsedTranscript, parse_file
+from ._formats import (
+    DEFAULT_MAX_TEXT_MB,
+    DEFAULT_MAX_UNCOMPRESSED_MB,
+    INTERVIEWEE_WORDS,
+    INTERVIEWER_WORDS,
+    QA_LABEL_RE,
+    ROLE_LABEL_RE,
+    VOICE_RE,
+    ParsedTranscript,
+    parse_file,
+)
+from ._privacy import Deidentifier, names_in_title, one_off_label
 
 ROLES = ("interviewer", "interviewee", "other")
-INTERVIEWER_WORDS = {"interviewer", "moderator", "facilitator", "researcher", "host", "q"}
-INTERVIEWEE_WORDS = {"interviewee", "participant", "respondent", "candidate", "a"}
 # A substantive prompt without a question mark still counts as the question.
 PROMPT_MIN_WORDS = 8
 
@@ -47,16 +59,25 @@ TURN_COLUMNS = [
     "question_text",
 ]
 ACCOUNT_COLUMNS = ["interview_id", "source_file", "line", "status", "turn_id", "reason", "text"]
+WARNING_COLUMNS = ["interview_id", "source_file", "line", "warning"]
 
 
 class IngestSettings(Settings):
     """Attributes:
     speaker_roles: role of speakers whose labels are names, e.g.
         ``{"Alice": "interviewer"}``; role words (Interviewer 1, interviewee,
-        Speaker 2, Q, A) need no entry.
+        Speaker 2, Q, A) need no entry. A label named here is a speaker wherever it
+        starts a line.
+    max_uncompressed_mb: largest size a ``.docx`` may unpack to (all its members, images
+        included); checked before anything is unpacked.
+    max_text_mb: largest text a transcript may hold: a text file's size, or the XML
+        (text and markup) of a ``.docx``. A long interview is under 1 MB of text; a
+        file of many tiny turns takes up to 50 times its size in memory.
     """
 
     speaker_roles: dict[str, Literal["interviewer", "interviewee", "other"]] = Field(default_factory=dict)
+    max_uncompressed_mb: float = Field(DEFAULT_MAX_UNCOMPRESSED_MB, gt=0, le=4096)
+    max_text_mb: float = Field(DEFAULT_MAX_TEXT_MB, gt=0, le=1024)
 
 
 @dataclass
@@ -66,16 +87,27 @@ class LoadedCorpus:
     Attributes:
         turns: One row per speaker turn (columns in ``TURN_COLUMNS``).
         lines: One row per non-blank input line: ``status`` is ``turn`` (its text is in
-            ``turn_id``'s text) or ``title``/``speaker_label``/``markup``/``annotation``
-            with a ``reason``.
+            ``turn_id``'s text) or ``title``/``speaker_label``/``markup``/``annotation``/
+            ``not_read`` (a .docx's text boxes, headers, footers, notes, comments) with a
+            ``reason``.
         files: One row per file read: format, encoding, interview id, counts.
-        skipped: Files in the folder that were not read, with the reason.
+        skipped: Entries of the folder that were not read (hidden files and folders,
+            links to folders, broken links, pipes, devices), with the reason.
+        warnings: Lines read with a caveat worth a look (``source_file``, ``line``,
+            ``warning``): a line not in the file's encoding, a `Word:` prefix read as
+            text, a line split at a form feed or similar.
+        privacy: Names learned and replacements made per route (no names in it);
+            empty with ``keep_names``.
     """
 
     turns: pd.DataFrame
     lines: pd.DataFrame
     files: pd.DataFrame
     skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["source_file", "reason"]))
+    warnings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=WARNING_COLUMNS))
+    privacy: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["learned_from", "names", "replacements"])
+    )
 
     def lines_to_review(self) -> pd.DataFrame:
         """Lines a researcher may want to check: titles, transcriber's notes, text before
@@ -103,10 +135,30 @@ class LoadedCorpus:
         """Turns and words by role per interview."""
         return interview_summary(self.turns)
 
+    def notices(self, limit: int | None = None) -> list[str]:
+        """What a researcher should know beyond the tables, one sentence each: every entry
+        of the folder not read, then up to ``limit`` warnings (lines read with a caveat).
 
-def interview_id_for(parsed: ParsedTranscript) -> str:
-    """`## Interview 11 - NAME` gives `11`; so does `Interview 11.txt`. Without a
-    number, the file stem (lower-case, spaces to dashes) is the id."""
+        Example:
+            >>> skipped = pd.DataFrame({"source_file": [".notes"], "reason": ["hidden file"]})
+            >>> LoadedCorpus(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), skipped).notices()
+            ['not read: .notes (hidden file)']
+        """
+        out = [f"not read: {s.source_file} ({s.reason})" for s in self.skipped.itertuples()]
+        shown = self.warnings if limit is None else self.warnings.head(limit)
+        for w in shown.itertuples():
+            where = w.source_file if pd.isna(w.line) else f"{w.source_file}, line {w.line}"
+            out.append(f"check {where}: {w.warning}")
+        if len(shown) < len(self.warnings):
+            out.append(f"... and {len(self.warnings) - len(shown)} more warnings (LoadedCorpus.warnings, notebook 01)")
+        return out
+
+
+def interview_id_for(parsed: ParsedTranscript, keep_names: bool = False) -> str:
+    """`## Interview 11 - NAME` gives `11`; so does `Interview 11.txt`. Without a number,
+    ``x`` and a short hash of the transcript's text (a file name may be a person's name;
+    a hash of it could be checked against a list of names), or with ``keep_names`` the
+    file stem (lower-case, spaces to dashes)."""
     for source in (parsed.title or "", parsed.path.stem):
         m = ID_FROM_TEXT_RE.search(source)
         if m:
@@ -114,6 +166,9 @@ def interview_id_for(parsed: ParsedTranscript) -> str:
     m = re.search(r"\d+", parsed.path.stem)
     if m:
         return str(int(m.group(0)))
+    if not keep_names:
+        content = "\n".join([t.label + "\n" + t.text for t in parsed.turns] + [r.text for r in parsed.other_lines])
+        return "x" + hashlib.sha256(content.encode("utf-8")).hexdigest()[:6]
     return re.sub(r"[^\w-]+", "-", parsed.path.stem.strip().lower()).strip("-") or "interview"
 
 
@@ -219,24 +274,24 @@ def _resolve_speakers(parsed: ParsedTranscript, interview_id: str, speaker_roles
     return roles, ids, printable
 
 
-def _question_for(turns: list[dict], index: int) -> dict | None:
-    """The interviewer turn an interviewee turn answers: the latest interviewer turn
-    with a question mark, unless a later interviewer turn is itself a substantive
-    prompt (a question asked without `?`)."""
-    for j in range(index - 1, -1, -1):
-        t = turns[j]
-        if t["role"] != "interviewer":
-            continue
-        if "?" in t["text"] or t["n_words"] >= PROMPT_MIN_WORDS:
-            return t
-    for j in range(index - 1, -1, -1):
-        if turns[j]["role"] == "interviewer":
-            return turns[j]
-    return None
+def _questions(turns: list[dict]) -> list[dict | None]:
+    """For each turn, the interviewer turn it answers if it is an interviewee turn: the
+    latest interviewer turn with a question mark or a substantive prompt (a question
+    asked without `?`), else the latest interviewer turn. One pass, so a file of many
+    thousand answers and no question stays linear."""
+    answered: list[dict | None] = []
+    last_prompt = last_interviewer = None
+    for t in turns:
+        answered.append((last_prompt or last_interviewer) if t["role"] == "interviewee" else None)
+        if t["role"] == "interviewer":
+            last_interviewer = t
+            if "?" in t["text"] or t["n_words"] >= PROMPT_MIN_WORDS:
+                last_prompt = t
+    return answered
 
 
 def _build_tables(parsed: ParsedTranscript, interview_id: str, speaker_roles: dict[str, str], keep_names: bool):
-    source = masked_name(parsed.path.name, keep_names)
+    source = derived_source_name(parsed.path.name, interview_id, keep_names)
     roles, ids, printable = _resolve_speakers(parsed, interview_id, speaker_roles, keep_names)
     rows: list[dict] = []
     account: list[dict] = []
@@ -305,8 +360,7 @@ def _build_tables(parsed: ParsedTranscript, interview_id: str, speaker_roles: di
                 "text": text,
             }
         )
-    for i, row in enumerate(rows):
-        q = _question_for(rows, i) if row["role"] == "interviewee" else None
+    for row, q in zip(rows, _questions(rows)):
         row["question_turn_id"] = q["turn_id"] if q else None
         row["question_turn_index"] = q["turn_index"] if q else None
         row["question_text"] = q["text"] if q else None
@@ -321,30 +375,112 @@ def _mask_line(text: str, printable: dict[str, str], status: str) -> str:
     return printable.get(bare, text)
 
 
-def _files_in(folder: Path) -> tuple[list[Path], list[dict]]:
-    files, skipped = [], []
-    for path in sorted(folder.rglob("*"), key=lambda p: natural_key(str(p.relative_to(folder)))):
-        rel = path.relative_to(folder)
-        if any(part.startswith(".") for part in rel.parts):
-            if path.is_file():
-                skipped.append({"source_file": str(rel), "reason": "hidden file"})
+def _special_file(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def _os_reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
+def _classify(entry: os.DirEntry) -> tuple[str, str]:
+    """("file" | "folder" | "skip", reason) for one folder entry; links to files are
+    followed, links to folders are not (no loops, nothing read from outside the folder)."""
+    if entry.name.startswith("."):
+        return "skip", "hidden folder: its files are not read" if entry.is_dir(follow_symlinks=False) else "hidden file"
+    if entry.name.startswith("~$"):
+        return "skip", "Office lock file (the document is open in Word)"
+    if entry.is_dir(follow_symlinks=False):
+        return "folder", ""
+    link = entry.is_symlink()
+    try:
+        mode = entry.stat().st_mode  # follows a link
+    except FileNotFoundError:
+        return "skip", "broken link: its target does not exist" if link else "disappeared while the folder was read"
+    except OSError as exc:
+        return "skip", f"{'link' if link else 'entry'} that cannot be followed ({_os_reason(exc)})"
+    if stat.S_ISDIR(mode):
+        return "skip", "link to a folder: not followed (move or copy the folder here to read it)"
+    if stat.S_ISREG(mode):
+        return "file", ""
+    return "skip", f"{_special_file(mode)}, not a file"
+
+
+def _files_in(folder: Path) -> tuple[list[Path], list[dict], list[str]]:
+    """Transcript files under ``folder`` (recursively), every entry skipped with the reason
+    (hidden files and folders, links to folders, broken links, pipes, sockets, devices),
+    and the sub-folders that cannot be read: those are problems, not skips, since their
+    interviews would silently be missing."""
+    files: list[Path] = []
+    skipped: list[dict] = []
+    problems: list[str] = []
+    pending = [folder]
+    while pending:
+        current = pending.pop()
+        try:
+            with os.scandir(current) as listing:
+                entries = list(listing)
+        except OSError as exc:
+            where = "the corpus folder" if current == folder else f"sub-folder {current.relative_to(folder)}"
+            problems.append(
+                f"{where} cannot be read ({_os_reason(exc)}); give your user read access to it, or move it out of "
+                f"{folder}"
+            )
             continue
-        if path.is_file():
-            files.append(path)
-    return files, skipped
+        for entry in entries:
+            path = Path(entry.path)
+            try:
+                kind, reason = _classify(entry)
+            except OSError as exc:
+                kind, reason = "skip", f"cannot be examined ({_os_reason(exc)})"
+            if kind == "folder":
+                pending.append(path)
+            elif kind == "file":
+                files.append(path)
+            else:
+                skipped.append({"source_file": str(path.relative_to(folder)), "reason": reason})
+
+    def order(p: Path):
+        return natural_key(str(p.relative_to(folder)))
+
+    skipped.sort(key=lambda s: natural_key(s["source_file"]))
+    return sorted(files, key=order), skipped, problems
 
 
-def _parse_all(folder: Path, paths: list[Path]) -> dict[str, ParsedTranscript]:
-    """Parse every file; all problems of the folder are raised together."""
-    problems: list[TranscriptError | str] = []
+def _parse_all(
+    folder: Path,
+    paths: list[Path],
+    keep_names: bool = False,
+    *,
+    problems: list[TranscriptError | str] | None = None,
+    speaker_roles: dict[str, str] | None = None,
+    max_uncompressed_mb: float = DEFAULT_MAX_UNCOMPRESSED_MB,
+    max_text_mb: float = DEFAULT_MAX_TEXT_MB,
+) -> dict[str, ParsedTranscript]:
+    """Parse every file; all problems of the folder (with ``problems`` found while
+    listing it) are raised together."""
+    problems = list(problems or [])
     parsed_by_id: dict[str, ParsedTranscript] = {}
     for path in paths:
         try:
-            parsed = parse_file(path)
+            parsed = parse_file(
+                path, speaker_roles=speaker_roles, max_uncompressed_mb=max_uncompressed_mb, max_text_mb=max_text_mb
+            )
         except TranscriptError as exc:
             problems.append(exc)
             continue
-        interview_id = interview_id_for(parsed)
+        except Exception as exc:  # an input no check foresaw: still this file's problem, not a traceback
+            problems.append(
+                TranscriptError(path, f"could not be read ({type(exc).__name__}: {str(exc)[:200]}); please report it")
+            )
+            continue
+        interview_id = interview_id_for(parsed, keep_names)
         if interview_id in parsed_by_id:
             other = parsed_by_id[interview_id].path.relative_to(folder)
             problems.append(
@@ -358,12 +494,44 @@ def _parse_all(folder: Path, paths: list[Path]) -> dict[str, ParsedTranscript]:
     return parsed_by_id
 
 
+# Files systems and tools leave in folders: their names say nothing about a person.
+SYSTEM_FILES = {".DS_Store", "Thumbs.db", "desktop.ini", ".gitkeep", ".gitignore", ".keep", "Icon\r"}
+
+
+def _folder_aliases(folder: Path, paths: list[Path]) -> dict[Path, str]:
+    """``folder-1``, ``folder-2``... for the sub-folders holding files, in natural order:
+    a sub-folder may be named after the person interviewed."""
+    parents = {p.relative_to(folder).parent for p in paths} - {Path(".")}
+    return {rel: f"folder-{k}" for k, rel in enumerate(sorted(parents, key=lambda r: natural_key(str(r))), start=1)}
+
+
+def _shown_path(rel: Path, interview_id: str | None, aliases: dict[Path, str], keep_names: bool) -> str:
+    """A file's path relative to the corpus folder as outputs show it (derived, never copied)."""
+    if keep_names:
+        return str(rel)
+    if interview_id:
+        name = derived_source_name(rel.name, interview_id, False)
+    else:
+        name = rel.name if rel.name in SYSTEM_FILES else masked_name(rel.name, False)
+    if rel.parent == Path("."):
+        return name
+    if rel.parent not in aliases:
+        aliases[rel.parent] = f"folder-{len(aliases) + 1}"
+    return f"{aliases[rel.parent]}/{name}"
+
+
 def _file_row(
-    folder: Path, parsed: ParsedTranscript, interview_id: str, rows: list[dict], account: list[dict], keep_names: bool
+    folder: Path,
+    parsed: ParsedTranscript,
+    interview_id: str,
+    rows: list[dict],
+    account: list[dict],
+    keep_names: bool,
+    aliases: dict[Path, str] | None = None,
 ) -> dict:
     return {
         "interview_id": interview_id,
-        "source_file": masked_name(str(parsed.path.relative_to(folder)), keep_names),
+        "source_file": _shown_path(parsed.path.relative_to(folder), interview_id, aliases or {}, keep_names),
         "format": parsed.format,
         "encoding": parsed.encoding,
         "unit": parsed.unit,
@@ -375,7 +543,14 @@ def _file_row(
 
 
 def load_corpus(
-    folder: str | Path, *, speaker_roles: dict[str, str] | None = None, keep_names: bool = False
+    folder: str | Path,
+    *,
+    speaker_roles: dict[str, str] | None = None,
+    keep_names: bool = False,
+    names: list[str] | tuple[str, ...] = (),
+    pseudonyms: dict[str, str] | None = None,
+    max_uncompressed_mb: float = DEFAULT_MAX_UNCOMPRESSED_MB,
+    max_text_mb: float = DEFAULT_MAX_TEXT_MB,
 ) -> LoadedCorpus:
     """Read every transcript in ``folder`` (recursively) into one turns table.
 
@@ -384,8 +559,17 @@ def load_corpus(
             files, Delve Markdown exports, WebVTT/SRT captions or .docx documents.
         speaker_roles: Label-to-role overrides for transcripts whose speakers are
             names (`{"Alice": "interviewer"}`).
-        keep_names: Keep names from titles, file names and speaker labels. Off by
-            default: speakers appear as pseudonymous ids such as ``I11``.
+        keep_names: Keep names from titles, file and folder names, speaker labels and
+            speech. Off by default: speakers appear as pseudonymous ids such as ``I11``,
+            files under derived names, and names said in speech as placeholders (see
+            ``_privacy.py``).
+        names: More names to replace in speech (the researcher's list).
+        pseudonyms: ``{name: placeholder}`` the researcher chose; these names are
+            replaced too.
+        max_uncompressed_mb: A ``.docx`` that unpacks to more is refused
+            (``ingest.max_uncompressed_mb``).
+        max_text_mb: A text file, or a ``.docx``'s XML, larger than this is refused
+            (``ingest.max_text_mb``).
 
     Returns:
         A :class:`LoadedCorpus` with turns, line accounting, files and skipped files.
@@ -403,17 +587,46 @@ def load_corpus(
             raise CorpusError(
                 folder, [f"speaker_roles: {label!r} has role {role!r}; expected one of {', '.join(ROLES)}"]
             )
-    paths, skipped = _files_in(folder)
-    if not paths:
-        raise CorpusError(folder, [f"no transcript files in {folder}"])
-    parsed_by_id = _parse_all(folder, paths)
-    turn_rows, account_rows, file_rows = [], [], []
+    paths, skipped, folder_problems = _files_in(folder)
+    if not paths and not folder_problems:
+        listed = "; ".join(f"{s['source_file']} ({s['reason']})" for s in skipped[:5])
+        raise CorpusError(folder, [f"no transcript files in {folder}" + (f"; skipped: {listed}" if listed else "")])
+    parsed_by_id = _parse_all(
+        folder,
+        paths,
+        keep_names,
+        problems=folder_problems,
+        speaker_roles=speaker_roles,
+        max_uncompressed_mb=max_uncompressed_mb,
+        max_text_mb=max_text_mb,
+    )
+    aliases = _folder_aliases(folder, [p.path for p in parsed_by_id.values()])
+    turn_rows, account_rows, file_rows, warning_rows = [], [], [], []
     for interview_id in sorted(parsed_by_id, key=natural_key):
         parsed = parsed_by_id[interview_id]
         rows, account = _build_tables(parsed, interview_id, speaker_roles, keep_names)
         turn_rows += rows
         account_rows += sorted(account, key=lambda a: a["line"])
-        file_rows.append(_file_row(folder, parsed, interview_id, rows, account, keep_names))
+        file_rows.append(_file_row(folder, parsed, interview_id, rows, account, keep_names, aliases))
+        warning_rows += [
+            {"interview_id": interview_id, "source_file": file_rows[-1]["source_file"], "line": line, "warning": note}
+            for line, note in parsed.notes
+        ]
+    privacy = None
+    if not keep_names:
+        # Before any table exists outside this function: the original text stays in the files.
+        deid = _learn_names(folder, parsed_by_id, speaker_roles, names, pseudonyms)
+        for row in turn_rows:
+            row["text"] = deid.mask(row["text"], row["interview_id"])
+            row["n_words"] = len(row["text"].split())
+        privacy = deid.summary()  # replacements in the turns' text, counted once
+        for row in turn_rows:
+            row["question_text"] = deid.mask(row["question_text"], row["interview_id"])
+        for row in account_rows:
+            row["text"] = deid.mask(row["text"], row["interview_id"])
+        skipped = [
+            {**s, "source_file": _shown_path(Path(str(s["source_file"])), None, aliases, False)} for s in skipped
+        ]
     turns = pd.DataFrame(turn_rows, columns=TURN_COLUMNS)
     turns = turns.astype(
         {
@@ -428,9 +641,64 @@ def load_corpus(
     )
     lines = pd.DataFrame(account_rows, columns=ACCOUNT_COLUMNS)
     files = pd.DataFrame(file_rows)
-    return LoadedCorpus(
-        turns=turns, lines=lines, files=files, skipped=pd.DataFrame(skipped, columns=["source_file", "reason"])
+    corpus = LoadedCorpus(
+        turns=turns,
+        lines=lines,
+        files=files,
+        skipped=pd.DataFrame(skipped, columns=["source_file", "reason"]),
+        warnings=pd.DataFrame(warning_rows, columns=WARNING_COLUMNS).astype({"line": "Int64"}),
     )
+    if privacy is not None:
+        corpus.privacy = privacy
+    return corpus
+
+
+def _learn_names(
+    folder: Path,
+    parsed_by_id: dict[str, ParsedTranscript],
+    speaker_roles: dict[str, str],
+    names: list[str] | tuple[str, ...],
+    pseudonyms: dict[str, str] | None,
+) -> Deidentifier:
+    """Every name the corpus and the researcher tell of, for :class:`Deidentifier`: speaker
+    labels (as that speaker's id in their interview), voice tags, one-off `Name:` lines,
+    titles, file and folder names, the researcher's list, introductions and honorifics."""
+    deid = Deidentifier(pseudonyms)
+    for name in names:
+        deid.add(name, "privacy.names")
+    order = sorted(parsed_by_id, key=natural_key)
+    for interview_id in order:
+        parsed = parsed_by_id[interview_id]
+        rel = parsed.path.relative_to(folder)
+        for part in rel.parent.parts:
+            for name in names_in_title(part):
+                deid.add(name, "folder name")
+        for name in names_in_title(rel.stem):
+            deid.add(name, "file name")
+        title = parsed.title or ""
+        m = TITLE_NAME_RE.match(title.lstrip("# ").strip())
+        if m:
+            deid.add(m.group("name").strip(), "title")
+        for rec in parsed.other_lines:
+            if rec.status == "title":
+                for name in names_in_title(rec.text):
+                    deid.add(name, "title")
+            for voice in VOICE_RE.finditer(rec.text):
+                deid.add(voice.group("speaker"), "voice tag")
+        _, ids, _ = _resolve_speakers(parsed, interview_id, speaker_roles, False)
+        for turn in parsed.turns:
+            label = turn.label.strip()
+            if label and not (ROLE_LABEL_RE.match(label) or QA_LABEL_RE.match(label)):
+                deid.add(label, "speaker label", interview_id=interview_id, placeholder=f"[{ids[label.lower()]}]")
+            for _, part in turn.parts:
+                name = one_off_label(part)
+                if name:
+                    deid.add(name, "one-off label")
+    for interview_id in order:
+        for turn in parsed_by_id[interview_id].turns:
+            for _, part in turn.parts:
+                deid.learn_from_text(part)
+    return deid
 
 
 def interview_summary(turns: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,285 @@
+"""Hostile human-code files (Delve PDFs, CSV, .qdpx) and prediction CSV: each becomes a
+listed problem naming the file (and line), never a traceback, and one bad file does not
+hide the problems of the others. Every input is built here."""
+
+from __future__ import annotations
+
+import logging
+import zipfile
+
+import pandas as pd
+import pytest
+
+from analysis import AnalysisError
+from analysis.__main__ import _read_predictions
+from analysis.human_codes import load_code_map, read_codes_folder, read_delve_pdf
+from conftest import CODE_MAP
+
+IDS = [
+    "data",
+    "model_training",
+    "model_evaluation",
+    "model_deployment",
+    "model_maintenance",
+    "ml_pipeline_infrastructure",
+    "quality_attributes",
+    "other",
+]
+TEXT = "Our labels were noisy."
+TURNS = pd.DataFrame(
+    {
+        "interview_id": ["7", "7"],
+        "turn_index": [0, 1],
+        "turn_id": ["7-0", "7-1"],
+        "role": ["interviewer", "interviewee"],
+        "text": ["What went wrong?", TEXT],
+    }
+)
+
+
+def make_pdf(lines, encrypt: bool = False) -> bytes:
+    """A one-page PDF like a Delve print: ``lines`` of (font F1 regular / F2 bold, size, y, text)."""
+    content = "".join(f"BT /{font} {size} Tf 72 {y} Td ({text}) Tj ET\n" for font, size, y, text in lines).encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R /F2 6 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold >>",
+    ]
+    if encrypt:  # the standard handler with a user password: the empty password does not open it
+        objects.append(b"<< /Filter /Standard /V 1 /R 2 /O <" + b"11" * 32 + b"> /U <" + b"22" * 32 + b"> /P -4 >>")
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    extra = b" /Encrypt 7 0 R /ID [<aa> <aa>]" if encrypt else b""
+    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, extra, xref)
+    return bytes(out)
+
+
+DELVE_LINES = [
+    ("F1", 20, 700, "Interview 7 - Coder"),
+    ("F2", 11, 660, "Interviewer"),
+    ("F1", 11, 645, "What went wrong?"),
+    ("F2", 11, 620, "Interviewee"),
+    ("F1", 11, 605, TEXT),
+    ("F1", 8, 590, "Data-labels"),
+]
+
+
+@pytest.fixture
+def code_map():
+    return load_code_map(CODE_MAP, IDS)
+
+
+def read_folder(folder, code_map, **kwargs):
+    return read_codes_folder(folder, TURNS, code_map, **kwargs)
+
+
+def test_a_generated_delve_print_is_read(tmp_path, code_map):
+    (tmp_path / "Interview 7 - Coder.pdf").write_bytes(make_pdf(DELVE_LINES))
+    human = read_folder(tmp_path, code_map)
+    assert human.codes[["turn_index", "code", "stage"]].values.tolist() == [[1, "Data-labels", "data"]]
+
+
+def test_every_bad_pdf_of_a_folder_is_listed_with_its_problem(tmp_path, code_map):
+    good = make_pdf(DELVE_LINES)
+    bad = {
+        "Interview 1 - not.pdf": b"this is a text file renamed to .pdf\n",
+        "Interview 2 - truncated.pdf": good[: len(good) // 2],
+        "Interview 3 - encrypted.pdf": make_pdf(DELVE_LINES, encrypt=True),
+        "Interview 4 - garbage.pdf": b"%PDF-1.4\n" + bytes(range(256)) * 40,
+        "Interview 5 - empty.pdf": b"",
+    }
+    for name, content in bad.items():
+        (tmp_path / name).write_bytes(content)
+    (tmp_path / "Interview 7 - Coder.pdf").write_bytes(good)  # a good file among them changes nothing
+    with pytest.raises(AnalysisError) as caught:
+        read_folder(tmp_path, code_map)
+    message = str(caught.value)
+    lines = [line for line in message.splitlines() if line.startswith("  - ")]
+    assert len(lines) == len(bad), message
+    for name in bad:
+        assert any(line.startswith(f"  - {name}: ") for line in lines), (name, message)
+    assert "password-protected" in message and "truncated" in message and "not a readable PDF" in message
+
+
+def test_a_damaged_delve_cache_entry_is_a_miss(tmp_path, caplog):
+    pdf = tmp_path / "Interview 7 - Coder.pdf"
+    pdf.write_bytes(make_pdf(DELVE_LINES))
+    cache = tmp_path / "cache"
+    first = read_delve_pdf(pdf, cache)
+    (entry,) = cache.glob("*.json")
+    for damaged in (entry.read_bytes()[:20], b"\xff\xfe not json", b'{"title": "x"}'):
+        entry.write_bytes(damaged)
+        with caplog.at_level(logging.WARNING):
+            again = read_delve_pdf(pdf, cache)
+        assert again.turns == first.turns
+        assert "cannot be read" in caplog.text
+        assert entry.read_bytes().startswith(b'{"title"') and len(entry.read_bytes()) > 30  # rewritten whole
+        caplog.clear()
+    assert [p.name for p in cache.iterdir()] == [entry.name]  # no temporary file left
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (b"", r"empty\.csv, line 1: empty CSV"),
+        (b"\n\n", r"empty\.csv, line 1: empty CSV"),
+        (b"interview_id,turn_index,code\n7,1,Data-x\n\x89PNG\xff\xfe\n", r"empty\.csv, line 3: not UTF-8"),
+        (b"interview_id,turn_index,code\n7,1,Data\x00x\n", r"empty\.csv, line 2: holds NUL bytes"),
+        (b"interview_id,turn_index,code,Code\n7,1,Data-x,Data-y\n", r"line 1: column 'code' appears 2 times"),
+        (b'interview_id,turn_index,code\n7,1,"Data-x\n', r"empty\.csv.*not a readable CSV"),
+    ],
+    ids=["empty", "blank-lines", "binary", "nul", "duplicate-code-column", "open-quote"],
+)
+def test_bad_csv_is_refused_naming_file_and_line(tmp_path, code_map, content, expected):
+    (tmp_path / "empty.csv").write_bytes(content)
+    with pytest.raises(AnalysisError, match=expected):
+        read_folder(tmp_path, code_map)
+
+
+def test_csv_with_empty_trailing_header_cells_still_reads(tmp_path, code_map):
+    (tmp_path / "codes.csv").write_text("interview_id,turn_index,code,,\n7,1,Data-x,,\n")
+    assert read_folder(tmp_path, code_map).codes["code"].tolist() == ["Data-x"]
+
+
+# ---------------------------------------------------------------- .qdpx
+
+NS = 'xmlns="urn:QDA-XML:project:1.0"'
+
+
+def qde(selection: str = "", code: str = '<Code guid="c1" name="Data-labels" isCodable="true"/>') -> str:
+    selection = selection or (
+        '<PlainTextSelection guid="s1" startPosition="17" endPosition="39" creatingUser="u1">'
+        '<Coding guid="k1" creatingUser="u1"><CodeRef targetGUID="c1"/></Coding></PlainTextSelection>'
+    )
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><Project {NS} name="p">'
+        '<Users><User guid="u1" name="Ana"/></Users>'
+        f"<CodeBook><Codes>{code}</Codes></CodeBook>"
+        '<Sources><TextSource guid="t1" name="Interview 7" plainTextPath="internal://t1.txt">'
+        f"{selection}</TextSource></Sources></Project>"
+    )
+
+
+SOURCE = f"What went wrong?\n{TEXT}\n".encode()
+
+
+def write_qdpx(path, project: str, source: bytes = SOURCE, compress: bool = False) -> None:
+    method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with zipfile.ZipFile(path, "w", compression=method) as archive:
+        archive.writestr("project.qde", project)
+        archive.writestr("sources/t1.txt", source)
+
+
+def test_a_generated_qdpx_is_read(tmp_path, code_map):
+    write_qdpx(tmp_path / "study.qdpx", qde())
+    human = read_folder(tmp_path, code_map)
+    assert human.codes[["turn_index", "code", "stage"]].values.tolist() == [[1, "Data-labels", "data"]]
+
+
+SELECTION = '<PlainTextSelection guid="s1" startPosition="{start}" endPosition="{end}" creatingUser="u1">{inner}'
+SELECTION += "</PlainTextSelection>"
+CODING = '<Coding guid="k1" creatingUser="u1"><CodeRef targetGUID="c1"/></Coding>'
+
+
+@pytest.mark.parametrize(
+    "project, source, expected",
+    [
+        (qde(SELECTION.format(start="abc", end="39", inner=CODING)), SOURCE, r"startPosition='abc' is not a"),
+        (qde(SELECTION.format(start="17", end="", inner=CODING)), SOURCE, r"endPosition='' is not a"),
+        (
+            qde(SELECTION.replace(' endPosition="{end}"', "").format(start="1", inner=CODING)),
+            SOURCE,
+            "endPosition=None",
+        ),
+        (
+            qde(SELECTION.format(start="17", end="39", inner='<Coding guid="k1" creatingUser="u1"/>')),
+            SOURCE,
+            r"selection s1 in source 'Interview 7' has a coding without a code reference",
+        ),
+        (
+            qde(SELECTION.format(start="17", end="39", inner='<Coding guid="k1"><CodeRef/></Coding>')),
+            SOURCE,
+            r"coding without a code reference",
+        ),
+        (qde(), "Wh\u00e4t went wrong?\n".encode("cp1252") + TEXT.encode(), r"\(sources/t1.txt\), line 1: not UTF-8"),
+        (qde(code='<Code guid="c1" isCodable="true"/>'), SOURCE, r"project.qde: code c1 has no name"),
+        (qde(code='<Code guid="c1" name="  " isCodable="true"/>'), SOURCE, r"code c1 has no name"),
+        (qde(code='<Code name="Data-labels"/>'), SOURCE, r"a code named 'Data-labels' has no guid"),
+        (qde().replace("<CodeBook>", "<CodeBook"), SOURCE, r"project.qde, line 1"),
+    ],
+    ids=[
+        "start-abc",
+        "end-empty",
+        "end-missing",
+        "coding-no-coderef",
+        "coderef-no-target",
+        "source-cp1252",
+        "code-no-name",
+        "code-blank-name",
+        "code-no-guid",
+        "bad-xml",
+    ],
+)
+def test_bad_qdpx_is_refused_naming_file_and_what(tmp_path, code_map, project, source, expected):
+    write_qdpx(tmp_path / "study.qdpx", project, source)
+    with pytest.raises(AnalysisError, match=r"  - study\.qdpx: .*" + expected):
+        read_folder(tmp_path, code_map)
+
+
+def test_qdpx_with_a_bad_crc_is_named(tmp_path, code_map):
+    path = tmp_path / "study.qdpx"
+    write_qdpx(path, qde())
+    data = bytearray(path.read_bytes())
+    at = data.find(b"What went wrong?")
+    data[at] ^= 0xFF  # stored, not deflated: the byte changes, the CRC no longer matches
+    path.write_bytes(bytes(data))
+    with pytest.raises(AnalysisError, match=r"study\.qdpx: sources/t1\.txt cannot be unpacked \(BadZipFile"):
+        read_folder(tmp_path, code_map)
+
+
+def test_bad_files_of_every_kind_are_listed_together(tmp_path, code_map):
+    write_qdpx(tmp_path / "a.qdpx", qde(code='<Code guid="c1"/>'))
+    (tmp_path / "b.csv").write_bytes(b"")
+    (tmp_path / "Interview 3 - c.pdf").write_bytes(b"%PDF-1.4\nrubbish")
+    with pytest.raises(AnalysisError) as caught:
+        read_folder(tmp_path, code_map)
+    listed = [line.split(":")[0].split(",")[0] for line in str(caught.value).splitlines() if line.startswith("  - ")]
+    assert listed == ["  - Interview 3 - c.pdf", "  - a.qdpx", "  - b.csv"]
+
+
+# ---------------------------------------------------------------- evaluate --predictions
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (b"", r"p\.csv, line 1: empty file"),
+        (b"  \n", r"p\.csv, line 1: empty file"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xd8", r"p\.csv, line 1: not UTF-8"),
+        (b"interview_id,turn_index,stages\n1,2,data\n\x00\x01", r"p\.csv, line 3: NUL bytes"),
+        (b"interview_id,stages\n1,data\n", r"p\.csv, line 1: missing column\(s\) turn_index"),
+        (b"interview_id,turn_index,stages\n1,two,data\n", r"p\.csv, row 1 below the header: turn_index 'two'"),
+        (b'interview_id,turn_index,stages\n1,2,"data\n', r"p\.csv: cannot read predictions"),
+    ],
+    ids=["empty", "blank", "binary", "nul", "missing-column", "bad-turn-index", "open-quote"],
+)
+def test_bad_predictions_csv_is_refused_naming_file_and_line(tmp_path, content, expected):
+    path = tmp_path / "p.csv"
+    path.write_bytes(content)
+    with pytest.raises(AnalysisError, match=expected):
+        _read_predictions(str(path))
+
+
+def test_a_predictions_folder_is_refused(tmp_path):
+    with pytest.raises(AnalysisError, match="cannot read predictions"):
+        _read_predictions(str(tmp_path))
