@@ -471,10 +471,27 @@ def _read_code(element: ET.Element, file: str) -> Code:
     )
 
 
+MAX_QDPX_MB = 200  # a project unpacking to more is refused before it is read (a zip bomb)
+
+
+def _check_sizes(archive: zipfile.ZipFile, file: str, max_mb: float = MAX_QDPX_MB) -> None:
+    """Refuse an archive whose members unpack to more than ``max_mb`` (their declared sizes,
+    read before anything is unpacked)."""
+    total = sum(info.file_size for info in archive.infolist())
+    if total > max_mb * 1024 * 1024:
+        raise QdpxError(f"{file}: unpacks to {total / 1024 / 1024:.0f} MB, over the limit of {max_mb:.0f} MB "
+                        "for a .qdpx project; if it is a genuine project, split it or export the sources as text")
+
+
 def _read_member(archive: zipfile.ZipFile, member: str, file: str) -> bytes:
     """One file of the archive; a damaged one (bad CRC, unknown compression, encrypted) is named."""
     try:
-        return archive.read(member)
+        info = archive.getinfo(member)
+        with archive.open(info) as fh:  # never more than the declared size, whatever the member claims
+            data = fh.read(info.file_size + 1)
+        if len(data) > info.file_size:
+            raise QdpxError(f"{file}: {member} unpacks to more than it declares; export the project again")
+        return data
     except KeyError:
         raise
     except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, OSError, EOFError) as exc:
@@ -534,6 +551,7 @@ def read_qdpx(path: str | Path) -> Project:
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
         raise QdpxError(f"{file}: not a .qdpx archive ({exc})") from None
     with archive:
+        _check_sizes(archive, file)
         try:
             root = ET.fromstring(_read_member(archive, "project.qde", file))
         except KeyError:

@@ -236,7 +236,9 @@ def run_report(
     import papermill as pm  # heavy (starts Jupyter machinery): only the report needs it
 
     preflight(cfg.with_codes(codes) if codes else cfg)  # settings, model, files: before any notebook runs
-    read_corpus(cfg)  # a bad transcript stops here, named, not as a notebook traceback
+    corpus = read_corpus(cfg)  # a bad transcript stops here, named, not as a notebook traceback
+    for notice in corpus.notices(limit=20):  # entries not read, lines to check (all in notebook 01)
+        log(notice)
     notebooks_dir = Path(cfg.paths.notebooks)
     reports = Path(cfg.paths.reports)
     staging = reports / STAGING

@@ -317,11 +317,9 @@ def _build_tables(parsed: ParsedTranscript, interview_id: str, speaker_roles: di
                 "format": parsed.format,
             }
         )
-        if (
-            raw.label_line is not None
-            and not raw.parts
-            and not any(r.line == raw.label_line for r in parsed.other_lines)
-        ):
+        # A `Label:` line without text of its own is listed too (the turn's text, if any,
+        # is on the lines below), unless the parser listed it as a heading.
+        if raw.label_line is not None and not raw.label_accounted:
             account.append(
                 {
                     "interview_id": interview_id,
@@ -329,7 +327,9 @@ def _build_tables(parsed: ParsedTranscript, interview_id: str, speaker_roles: di
                     "line": raw.label_line,
                     "status": "speaker_label",
                     "turn_id": turn_id,
-                    "reason": "speaker label with no text (an empty turn)",
+                    "reason": "speaker label with no text (an empty turn)"
+                    if not raw.parts
+                    else "speaker label on its own line",
                     "text": printable[key],
                 }
             )

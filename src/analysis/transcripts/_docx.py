@@ -292,6 +292,17 @@ def _unreadable(path: Path, exc: Exception) -> TranscriptError:
     )
 
 
+def _refuse_dtd(path: Path, root, name: str) -> None:
+    """Office never writes a document type declaration (OPC forbids one); its entities are
+    not expanded here, so text behind them would be lost without a word."""
+    if root.getroottree().docinfo.doctype:
+        raise TranscriptError(
+            path,
+            f"{name} holds a document type declaration (DTD), which Word never writes; not read (open the file in "
+            "Word and save it again, or save it as plain text)",
+        )
+
+
 def _open(path: Path):
     import docx  # python-docx (lxml): loaded only for .docx files
 
@@ -320,6 +331,7 @@ def read_docx(path: Path, *, max_uncompressed_mb: float, max_text_mb: float) -> 
             "not a readable .docx document (its main part has no body); open it in Word and "
             "save it again, or save it as plain text",
         )
+    _refuse_dtd(path, document.element, "word/document.xml")
     elements: list = []
     problems: list[str] = []
     reader.body_blocks(body, elements, problems)
@@ -351,6 +363,7 @@ def read_docx(path: Path, *, max_uncompressed_mb: float, max_text_mb: float) -> 
     except (etree.LxmlError, ValueError) as exc:
         raise _unreadable(path, exc) from None
     for kind, name, root in parts:
+        _refuse_dtd(path, root, name)
         for q in root.iter(W_P):
             if not _under(q, {MC_FALLBACK}, root):
                 listed(q, f"{kind} ({name}): listed, not read as speech")

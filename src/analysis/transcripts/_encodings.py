@@ -43,8 +43,9 @@ def _decode_by_line(data: bytes, path: Path) -> DecodedText:
 
     A line that is valid UTF-8 stays UTF-8; any other line is read as Windows-1252. When
     no line needs UTF-8 and none looks like broken UTF-8, the file is Windows-1252 (the
-    usual Word/Notepad export); otherwise it is UTF-8 with exceptions, each listed with
-    its line number.
+    usual Word/Notepad export), said in one note; otherwise it is UTF-8 with exceptions,
+    each listed with its line number. A lone lead byte at the end of a line is no sign
+    of UTF-8: in Windows-1252 it is a letter such as the `é` of `café` or the `ß` of `groß`.
     """
     pieces = _BYTE_LINE_RE.split(data)
     ends = _BYTE_LINE_RE.findall(data) + [b""]
@@ -60,7 +61,8 @@ def _decode_by_line(data: bytes, path: Path) -> DecodedText:
             utf8_lines += 1
             continue
         except UnicodeDecodeError as exc:
-            truncated = exc.reason == "unexpected end of data"
+            # a multi-byte sequence cut after its continuation bytes began: `â€` in cp1252
+            truncated = exc.reason == "unexpected end of data" and len(chunk) - exc.start >= 2
         try:
             texts.append(chunk.decode("cp1252"))
         except UnicodeDecodeError:
@@ -74,7 +76,12 @@ def _decode_by_line(data: bytes, path: Path) -> DecodedText:
         broken_utf8 += bool(truncated or _UTF8_SEQUENCE_RE.search(chunk))
     text = "".join(t + e.decode("ascii") for t, e in zip(texts, ends))
     if not utf8_lines and not broken_utf8:
-        return DecodedText(text, "cp1252")
+        shown = ", ".join(map(str, cp1252_lines[:10])) + (", ..." if len(cp1252_lines) > 10 else "")
+        note = (
+            "not UTF-8: read as Windows-1252 (the usual encoding of Word and Notepad exports); if the accented "
+            f"characters of line(s) {shown} look wrong, save the file as UTF-8"
+        )
+        return DecodedText(text, "cp1252", ((cp1252_lines[0], note),))
     notes = tuple(
         (n, "not valid UTF-8 (a broken or Windows-1252 character): read as Windows-1252; check the line")
         for n in cp1252_lines

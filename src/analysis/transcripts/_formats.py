@@ -26,7 +26,7 @@ ROLE_LABEL_RE = re.compile(
     r"""^(?:
         (?P<word>interviewer|interviewee|moderator|facilitator|researcher|host|
                  participant|respondent|candidate|speaker|unknown\ speaker)
-        \s*(?P<num>\d+)?(?:\s+\d+)?
+        \s*+(?P<num>\d+)?(?:\s+\d+)?
       )$""",
     re.IGNORECASE | re.VERBOSE,
 )
@@ -35,17 +35,19 @@ INTERVIEWER_WORDS = {"interviewer", "moderator", "facilitator", "researcher", "h
 INTERVIEWEE_WORDS = {"interviewee", "participant", "respondent", "candidate", "a"}
 # `Label: text`; a label is short, starts with a letter and holds no sentence punctuation.
 LABEL_LINE_RE = re.compile(r"^\s*(?P<label>[^\W\d_][\w .'\u2019-]{0,40}?)\s*:(?P<text>.*)$")
-TITLE_RE = re.compile(r"^\s*(?:#{1,6}\s*)?(?P<title>interview\s*[-_#]?\s*\d+\b.*)$", re.IGNORECASE)
+# Possessive `*+` where two optional runs of spaces meet: plain `\s*` there backtracks in
+# time quadratic in a long run of spaces (a hostile line must not hang the loader).
+TITLE_RE = re.compile(r"^\s*+(?:#{1,6}\s*+)?(?P<title>interview\s*+[-_#]?\s*+\d+\b.*)$", re.IGNORECASE)
 # Transcriber's notes such as `==== Connection got interrupted ====` or `[inaudible]`.
 ANNOTATION_RE = re.compile(r"^\s*+(?:[=*~_-]{3}.*[=*~_-]{3}|\[[^\]]*+\]|\([^)]*+\))\s*+$")
 # `### Speaker` / `**Speaker**` (a colon may follow). The heading's label is cut in code:
 # a lazy `.+?` before `\s*:?\s*$` takes time cubic in a run of spaces.
 MD_HEADING_RE = re.compile(r"\s*+#{3,6}(?=\s.)")
 MD_BOLD_SPEAKER_RE = re.compile(r"\s*+\*\*(?P<b>[^*]+?)\*\*\s*+:?\s*+$")
-MD_TITLE_RE = re.compile(r"^\s*#{1,2}\s+(?P<title>.+?)\s*$")
+MD_TITLE_RE = re.compile(r"^\s*+#{1,2}\s+(?P<title>\S(?:.*\S)?|\s)\s*+$")
 TIMESTAMP = r"(?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3}"
 CUE_TIMING_RE = re.compile(rf"^\s*(?P<start>{TIMESTAMP})\s*-->\s*(?P<end>{TIMESTAMP})(?:\s+.*)?$")
-VOICE_RE = re.compile(r"<v(?:\.[\w.-]+)?\s+(?P<speaker>[^>]+)>")
+VOICE_RE = re.compile(r"<v(?:\.[\w.-]+)?\s+(?P<speaker>[^\s<>][^<>]*|\s)>")
 # Only the tags of WebVTT (and the `<font>` of SRT): `<c.x>`, `<i>`, `<b>`, `<u>`, `<ruby>`,
 # `<rt>` with classes, `<v ...>` and `<lang ...>` with an annotation, their end tags, and
 # timestamps. Anything else shaped like `<...>` ("List<String>", "a<b and b>c") is speech.
@@ -73,6 +75,9 @@ class RawTurn:
     start_s: float | None = None
     end_s: float | None = None
     unlabelled: bool = False
+    # The label's own line is in the accounting already: it holds the turn's first text,
+    # or the parser listed it (a heading). Else the loader lists it as a speaker label.
+    label_accounted: bool = False
 
     @property
     def line_start(self) -> int:
@@ -270,12 +275,12 @@ def parse_plain(
         cand = candidates.get(k)
         if cand and rule.accepted(cand[0]):
             label, rest = cand
-            turn = RawTurn(label=label, label_line=i)
+            turn = RawTurn(label=label, label_line=i, label_accounted=bool(rest))
             if rest:
                 turn.parts.append((i, rest))
             turns.append(turn)
         elif is_role_label(stripped):
-            turns.append(RawTurn(label=" ".join(stripped.split()), label_line=i))
+            turns.append(RawTurn(label=" ".join(stripped.split()), label_line=i, label_accounted=True))
             other.append(LineRecord(i, "speaker_label", "speaker heading on its own line", stripped))
         elif not turns and title is None and TITLE_RE.match(stripped):
             title = TITLE_RE.match(stripped).group("title")
@@ -334,7 +339,7 @@ def parse_delve_markdown(path: Path, text: str, encoding: str) -> ParsedTranscri
         label = md_speaker(line)
         heading = MD_TITLE_RE.match(line)
         if label is not None:
-            turns.append(RawTurn(label=label, label_line=i))
+            turns.append(RawTurn(label=label, label_line=i, label_accounted=True))
             other.append(LineRecord(i, "speaker_label", "speaker heading", stripped))
         elif heading and not turns and title is None:
             title = heading.group("title")
@@ -505,12 +510,12 @@ def parse_docx(
         bold_label = _bold_label(raw, bold)
         if cand and rule.accepted(cand[0]):
             label, rest = cand
-            turn = RawTurn(label=label, label_line=i)
+            turn = RawTurn(label=label, label_line=i, label_accounted=bool(rest))
             if rest:
                 turn.parts.append((i, rest))
             turns.append(turn)
         elif bold_label and rule.accepted(bold_label):
-            turns.append(RawTurn(label=bold_label, label_line=i))
+            turns.append(RawTurn(label=bold_label, label_line=i, label_accounted=True))
             other.append(LineRecord(i, "speaker_label", "bold speaker line", stripped))
         elif not turns and title is None and TITLE_RE.match(stripped):
             title = TITLE_RE.match(stripped).group("title")
