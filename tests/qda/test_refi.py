@@ -65,6 +65,9 @@ def test_round_trip_positions_guids_and_counts(exported):
     expected = coded["stages"].explode().map(names).value_counts()
     assert per_code.sort_index().to_dict() == expected.sort_index().to_dict()
     assert set(per_code.index) <= stage_names
+    # the answers the suite was unsure of carry the review code, and no others
+    unsure = [s for s in suite if any(codes[ref][0].name.startswith("Uncertain") for ref in s.codes)]
+    assert len(unsure) == int(coded["uncertain"].sum())
     # human codes kept their own coder
     assert len(project.users) == 2 and any(n == "coder-1" or n == "fictional-coder" for n in project.users.values())
 

@@ -78,14 +78,23 @@ def test_stage_distribution_counts(run):
     cfg, tables, _, _, _ = run
     predictions = pd.read_csv(cfg.paths.processed / "stage_predictions.csv", keep_default_na=False)
     data = stage_distribution_figure(predictions, tables.stage_names).to_dict()["data"]
+    unsure = predictions["uncertain"].astype(str) == "True"
+    names = [trace["name"] for trace in data]
+    assert names[:2] == ["issue", "fix"]
+    if unsure.any():  # the uncertain answers in their own, lighter traces
+        assert names[2:] == ["issue, uncertain (to check)", "fix, uncertain (to check)"]
     for trace in data:
+        kind = trace["name"].split(",")[0]
+        wants_unsure = "uncertain" in trace["name"]
         for stage, count in zip(tables.stage_names, trace["y"]):
             expected = sum(
                 1
-                for st, k in zip(predictions["stages"], predictions["kind"])
-                if stage in st.split(";") and k == trace["name"]
+                for st, k, u in zip(predictions["stages"], predictions["kind"], unsure)
+                if stage in st.split(";") and k == kind and u == wants_unsure
             )
             assert count == expected
+    total = sum(sum(trace["y"]) for trace in data)
+    assert total == sum(len([s for s in st.split(";") if s]) for st in predictions["stages"])
 
 
 def test_saturation(run):

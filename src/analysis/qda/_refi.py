@@ -305,8 +305,9 @@ def build_project(
     if "uncertain" in stages and stages["uncertain"].astype(bool).any():
         # the answers the suite was unsure of, for a reviewer to find in the QDA tool
         uncertain = Code(guid("review", "uncertain"), "Uncertain: check this coding",
-                         "The suite's probability for this coding was in the uncertain band.", "#F0E442")
-        roots.append(uncertain)
+                         "The suite's probability for this coding was near its threshold.", "#F0E442")
+        roots.append(Code(guid("review", "root"), "Review", "What a reviewer should check.", "#666666",
+                          codable=False, children=[uncertain]))
     suite = _SuiteCodes(
         stage_codes,
         theme_codes,
