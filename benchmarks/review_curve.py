@@ -103,7 +103,7 @@ def main() -> None:
             kind_codes.append(source.codes[~source.codes["interview_id"].isin(excluded)])
         return docs, reference_kinds(answers, pd.concat(kind_codes, ignore_index=True))
 
-    rows = []
+    rows, per_stage = [], []
     for scenario in args.scenarios:
         for budget in args.budgets:
             for strategy in ("active", "random"):
@@ -132,7 +132,10 @@ def main() -> None:
                        "seconds": round(time.perf_counter() - started)}
                 rows.append(row)
                 print(pd.DataFrame([row]).to_string(index=False, header=len(rows) == 1), flush=True)
+                per_stage.append({"scenario": scenario, "budget": budget, "strategy": strategy,
+                                  **{s: round(v["f1"], 3) for s, v in everything["per_stage"].items()}})
     print("\n" + pd.DataFrame(rows).to_string(index=False))
+    print("\nper-stage F1 over all answers:\n" + pd.DataFrame(per_stage).to_string(index=False))
 
 
 if __name__ == "__main__":

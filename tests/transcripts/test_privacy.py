@@ -232,3 +232,24 @@ def test_reference_corpus_introductions(tmp_path):
     assert counts.get("introduction", 0) >= 8
     text = " ".join(corpus.turns["text"])
     assert "my name is Amin" not in text and "I'm Rached and" not in text
+
+
+@pytest.mark.slow
+def test_a_planted_name_reaches_no_report_page(tmp_path):
+    """Every notebook run on the planted corpus: no page, executed notebook or table holds it."""
+    from analysis.report import run_report
+    from conftest import ROOT
+
+    corpus, codes = planted_corpus(tmp_path)
+    settings = sample_settings(
+        transcripts=str(corpus), processed=str(tmp_path / "processed"), reference_codes=str(codes),
+        theme_labels=str(tmp_path / "theme_labels.json"), reports=str(tmp_path / "reports"),
+        notebooks=str(ROOT / "notebooks"), review_codes=str(tmp_path / "review"),
+    )
+    settings["privacy"] = {"keep_names": False, "names": [LAST]}
+    config = write_config(tmp_path, settings)
+    rendered = run_report(load_config(config), config_path=config, log=lambda *_: None)
+    pages = {p.name for p in (tmp_path / "reports").glob("*.html")}
+    assert {r.html.name for r in rendered} <= pages and "index.html" in pages
+    assert _leaks(tmp_path / "reports") == []
+    assert _leaks(tmp_path / "processed") == []

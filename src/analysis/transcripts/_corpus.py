@@ -616,17 +616,28 @@ def load_corpus(
     if not keep_names:
         # Before any table exists outside this function: the original text stays in the files.
         deid = _learn_names(folder, parsed_by_id, speaker_roles, names, pseudonyms)
-        for row in turn_rows:
-            row["text"] = deid.mask(row["text"], row["interview_id"])
-            row["n_words"] = len(row["text"].split())
-        privacy = deid.summary()  # replacements in the turns' text, counted once
-        for row in turn_rows:
-            row["question_text"] = deid.mask(row["question_text"], row["interview_id"])
-        for row in account_rows:
-            row["text"] = deid.mask(row["text"], row["interview_id"])
+        privacy = _mask_rows(deid, turn_rows, account_rows)
         skipped = [
             {**s, "source_file": _shown_path(Path(str(s["source_file"])), None, aliases, False)} for s in skipped
         ]
+    return _corpus_tables(turn_rows, account_rows, file_rows, skipped, warning_rows, privacy)
+
+
+def _mask_rows(deid, turn_rows: list[dict], account_rows: list[dict]) -> pd.DataFrame:
+    """Names replaced in the turns, their questions and the line accounting; returns the
+    replacements counted once (in the turns' text)."""
+    for row in turn_rows:
+        row["text"] = deid.mask(row["text"], row["interview_id"])
+        row["n_words"] = len(row["text"].split())
+    privacy = deid.summary()
+    for row in turn_rows:
+        row["question_text"] = deid.mask(row["question_text"], row["interview_id"])
+    for row in account_rows:
+        row["text"] = deid.mask(row["text"], row["interview_id"])
+    return privacy
+
+
+def _corpus_tables(turn_rows, account_rows, file_rows, skipped, warning_rows, privacy) -> LoadedCorpus:
     turns = pd.DataFrame(turn_rows, columns=TURN_COLUMNS)
     turns = turns.astype(
         {
