@@ -93,7 +93,8 @@ def _spread(table: pd.DataFrame, rows: np.ndarray, priority: np.ndarray, episode
                 picked.append(r)
                 seen.add(episodes[r])
                 p_coded = float(table.at[r, "p_coded"])
-                why[r] = f"p(coded) {p_coded:.2f}; its code informs {int(np.sum(episodes == episodes[r]))} answers"
+                reach = int(np.sum(episodes == episodes[r]))
+                why[r] = f"p(coded) {p_coded:.2f}; its code informs {reach} answer{'s' if reach != 1 else ''}"
         if all(not by_interview[i] for i in order):
             break
     return picked, why
