@@ -397,6 +397,7 @@ class StageCoder:
                 train the model, vote for their neighbours, and keep their codes.
         """
         docs = [train] if isinstance(train, dict) else list(train)
+        train_docs = list(docs)
         self.reviewed_ = dict(reviewed or {})
         if self.reviewed_:
             docs = docs + [self.reviewed_]
@@ -409,7 +410,10 @@ class StageCoder:
             self.known_ = _label_docs([self.reviewed_])
             return self
         parts, rule, cod = _rule_parts(signals, topics, self.settings)
-        self.model_ = fit_model(signals, parts, rule, cod, docs, seed=self.seed)
+        # Only the researcher's reviews: a few codes of one study move the zero-shot model,
+        # they do not replace it (refitted from ~100 answers alone it generalised worse).
+        prior = (self.prior or prior_model(list(signals.stage_ids))) if not any(len(d) for d in train_docs) else None
+        self.model_ = fit_model(signals, parts, rule, cod, docs, seed=self.seed, prior=prior)
         self.known_ = _label_docs(docs)
         row_of = {t: i for i, t in enumerate(signals.answers["turn_id"])}
         train_rows = np.array(sorted(row_of[t] for t in known), dtype=int)

@@ -165,13 +165,17 @@ def features(signals: StageSignals, parts, rule_scores: np.ndarray, codability: 
     return Features(gate, stage)
 
 
-def _conditional_logit(x: np.ndarray, y: np.ndarray, weights: np.ndarray, l2: float) -> tuple[np.ndarray, np.ndarray]:
+def _conditional_logit(x: np.ndarray, y: np.ndarray, weights: np.ndarray, l2: float,
+                       centre: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Shared weights ``w`` and per-stage intercepts ``b`` of softmax(x @ w + b) by
-    penalised maximum likelihood (L2 on both)."""
+    penalised maximum likelihood (L2 on both, towards ``centre`` when given: a prior's
+    parameters, so a few codes move it only as far as they show)."""
     n, n_stages, n_feat = x.shape
+    centre = np.zeros(n_feat + n_stages) if centre is None else centre
 
     def loss(theta):
         w, b = theta[:n_feat], theta[n_feat:]
+        d = theta - centre
         logits = x @ w + b
         logits -= logits.max(axis=1, keepdims=True)
         p = np.exp(logits)
@@ -180,12 +184,37 @@ def _conditional_logit(x: np.ndarray, y: np.ndarray, weights: np.ndarray, l2: fl
         grad_logits = p.copy()
         grad_logits[np.arange(n), y] -= 1
         grad_logits *= (weights / weights.sum())[:, None]
-        gw = np.einsum("ns,nsf->f", grad_logits, x) + l2 * w
-        gb = grad_logits.sum(axis=0) + l2 * b
-        return nll + 0.5 * l2 * (w @ w + b @ b), np.concatenate([gw, gb])
+        gw = np.einsum("ns,nsf->f", grad_logits, x) + l2 * d[:n_feat]
+        gb = grad_logits.sum(axis=0) + l2 * d[n_feat:]
+        return nll + 0.5 * l2 * (d @ d), np.concatenate([gw, gb])
 
-    result = minimize(loss, np.zeros(n_feat + n_stages), jac=True, method="L-BFGS-B")
+    result = minimize(loss, centre.copy(), jac=True, method="L-BFGS-B")
     return result.x[:n_feat], result.x[n_feat:]
+
+
+def _logistic_towards(x: np.ndarray, y: np.ndarray, weights: np.ndarray, c: float, gate: LogisticRegression
+                      ) -> LogisticRegression:
+    """A logistic regression penalised (L2, like scikit-learn's ``C``) towards the weights of
+    ``gate`` instead of towards zero; the intercept is free, as in scikit-learn."""
+    w0 = gate.coef_[0]
+    sw = weights / weights.sum()
+
+    def loss(theta):
+        w, b = theta[:-1], theta[-1]
+        z = x @ w + b
+        p = 1 / (1 + np.exp(-z))
+        nll = -(sw * (y * np.log(np.maximum(p, 1e-12)) + (1 - y) * np.log(np.maximum(1 - p, 1e-12)))).sum()
+        d = w - w0
+        reg = 0.5 / (c * weights.sum()) * (d @ d)
+        g = sw * (p - y)
+        return nll + reg, np.concatenate([x.T @ g + d / (c * weights.sum()), [g.sum()]])
+
+    theta = minimize(loss, np.concatenate([w0, [gate.intercept_[0]]]), jac=True, method="L-BFGS-B").x
+    out = LogisticRegression()
+    out.classes_ = np.array([False, True])
+    out.coef_ = theta[None, :-1]
+    out.intercept_ = theta[-1:]
+    return out
 
 
 @dataclass
@@ -199,14 +228,19 @@ class StageModel:
 
     @classmethod
     def fit(cls, x: Features, rows: np.ndarray, labels: list[set[str]], stage_ids: list[str],
-            weights: np.ndarray | None = None, c: float = 1.0) -> StageModel:
+            weights: np.ndarray | None = None, c: float = 1.0, prior: StageModel | None = None) -> StageModel:
         """Fit on the labelled ``rows`` of ``x`` (one label set per row; repeated rows are
-        fine: two coders of one interview both count)."""
+        fine: two coders of one interview both count). With a ``prior``, the weights are
+        pulled towards the prior's rather than towards zero (few codes, small moves)."""
         weights = np.ones(len(rows)) if weights is None else weights
         coded = np.array([bool(s) for s in labels])
         model = cls(stage_ids)
-        if coded.any() and (~coded).any():
+        if prior is not None and prior.gate is not None and coded.any() and (~coded).any():
+            model.gate = _logistic_towards(x.gate[rows], coded.astype(float), weights, c, prior.gate)
+        elif coded.any() and (~coded).any():
             model.gate = LogisticRegression(C=c, max_iter=2000).fit(x.gate[rows], coded, sample_weight=weights)
+        elif prior is not None:
+            model.gate = prior.gate
         stage_rows = [(r, sorted(s), w) for r, s, w in zip(rows, labels, weights) if s]
         if stage_rows:
             # an answer with two stages counts once for each, at half weight
@@ -217,7 +251,13 @@ class StageModel:
                         xs.append(x.stage[r])
                         ys.append(stage_ids.index(s))
                         ws.append(w / len(stages))
-            model.stage_w, model.stage_b = _conditional_logit(np.array(xs), np.array(ys), np.array(ws), l2=1.0 / c)
+            centre = None
+            if prior is not None and prior.stage_b is not None:
+                centre = np.concatenate([prior.stage_w, prior.stage_b])
+            model.stage_w, model.stage_b = _conditional_logit(np.array(xs), np.array(ys), np.array(ws), l2=1.0 / c,
+                                                              centre=centre)
+        elif prior is not None:
+            model.stage_w, model.stage_b = prior.stage_w, prior.stage_b
         return model
 
     def predict(self, x: Features) -> tuple[np.ndarray, np.ndarray]:
@@ -257,7 +297,7 @@ def training_pool(signals: StageSignals, rows: np.ndarray, reveal: float | None,
 
 def fit_model(signals: StageSignals, parts, rule_scores: np.ndarray, codability: np.ndarray,
               docs: list[dict[str, set[str]]], seed: int = 42, c: float = 1.0,
-              reveal: tuple[float | None, ...] = (None, 0.0, 0.5)) -> StageModel:
+              reveal: tuple[float | None, ...] = (None, 0.0, 0.5), prior: StageModel | None = None) -> StageModel:
     """Fit the model on labelled documents (``turn_id -> stages``; two coders of one
     interview are two documents), with the votes of the other labelled answers computed
     once per ``reveal`` share (see :func:`training_pool`)."""
@@ -284,7 +324,7 @@ def fit_model(signals: StageSignals, parts, rule_scores: np.ndarray, codability:
         ex_labels += [s for _, s in examples]
         offset += len(x.gate)
     stacked = Features(np.vstack(stacked_gate), np.concatenate(stacked_stage))
-    return StageModel.fit(stacked, np.array(ex_rows), ex_labels, list(signals.stage_ids), c=c)
+    return StageModel.fit(stacked, np.array(ex_rows), ex_labels, list(signals.stage_ids), c=c, prior=prior)
 
 
 def f1_threshold(p_coded: np.ndarray) -> float:
