@@ -285,3 +285,31 @@ def test_cue_phrases_match_whole_words_in_any_inflection():
     assert "concept drift" in found[0]["model_maintenance"] and counts[0, ids.index("model_maintenance")] >= 2
     assert found[1] == {}  # 'data' alone is no cue, 'tabular' holds no 'table'
     assert {"labelling", "annotators"} <= set(found[2]["data"])
+
+
+def test_a_few_reviews_move_the_zero_shot_model_without_replacing_it():
+    from types import SimpleNamespace
+
+    from analysis.stages import StageModel
+
+    rng = np.random.default_rng(0)
+    gate = rng.normal(size=(200, 2))
+    stage = rng.normal(size=(200, 2, 3))
+    x = SimpleNamespace(gate=gate, stage=stage)
+    # the prior reads feature 1; the (few) reviews say feature 0 matters
+    prior_labels = [{"data"} if g[1] > 0 else set() for g in gate]
+    prior = StageModel.fit(x, np.arange(200), prior_labels, IDS)
+    rows = np.arange(8)
+    reviews = [{"data"} if gate[r, 0] > 0 else set() for r in rows]
+    if len({bool(s) for s in reviews}) < 2:  # the seed gives both kinds; keep the test honest if not
+        reviews[0] = set() if reviews[0] else {"data"}
+    alone = StageModel.fit(x, rows, reviews, IDS)
+    towards = StageModel.fit(x, rows, reviews, IDS, prior=prior)
+    w_prior, w_alone, w_towards = prior.gate.coef_[0], alone.gate.coef_[0], towards.gate.coef_[0]
+    # refitted towards the prior, the weights stay nearer it than a fit of the reviews alone
+    assert np.linalg.norm(w_towards - w_prior) < np.linalg.norm(w_alone - w_prior)
+    # and the reviews still move them: feature 0 weighs more than in the prior
+    assert w_towards[0] > w_prior[0]
+    # reviews of one kind only: the prior's gate is kept as it is
+    same = StageModel.fit(x, rows, [{"data"}] * len(rows), IDS, prior=prior)
+    np.testing.assert_array_equal(same.gate.coef_, prior.gate.coef_)
