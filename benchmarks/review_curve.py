@@ -30,9 +30,8 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pandas as pd
-import yaml
 
-from analysis import load_config
+from _corpus_config import corpus_config
 from analysis.human_codes import (
     agreement,
     compare_coders,
@@ -69,14 +68,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         processed = Path(args.processed).resolve() if args.processed else Path(tmp) / "processed"
-        config = Path(tmp) / "settings.yaml"
-        settings = yaml.safe_load((ROOT / "config" / "settings.yaml").read_text())
-        settings["paths"] = {"transcripts": str(corpus / "transcripts"), "processed": str(processed),
-                             "reports": str(Path(tmp) / "reports"), "notebooks": str(ROOT / "notebooks")}
-        settings["stages"]["taxonomy"] = str(ROOT / "config" / "taxonomy.yaml")
-        settings["stages"]["code_map"] = str(ROOT / "config" / "code_map.yaml")
-        config.write_text(yaml.safe_dump(settings))
-        cfg = load_config(config)
+        cfg = corpus_config(corpus, Path(tmp), processed)
         turns = load_step(cfg).turns
         embed_step(cfg, show_progress=False)
         topics_step(cfg)

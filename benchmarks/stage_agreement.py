@@ -36,9 +36,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from analysis import load_config
+from _corpus_config import corpus_config
 from analysis.human_codes import (
     HumanCodes,
     agreement,
@@ -51,8 +50,7 @@ from analysis.human_codes import (
     training_labels,
 )
 from analysis.pipeline import embed_step, load_step, read_human_codes, stage_signals_for, topics_step
-from analysis.stages import StageSettings, fit_model, leave_one_interview_out, model_to_dict, stage_scores
-from analysis.stages import codability as codability_of
+from analysis.stages import StageCoder, StageSettings, leave_one_interview_out, model_to_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 PRIOR = ROOT / "src" / "analysis" / "stages" / "prior_model.json"
@@ -110,18 +108,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         processed = Path(args.processed).resolve() if args.processed else Path(tmp) / "processed"
-        config = Path(tmp) / "settings.yaml"
-        settings = yaml.safe_load((ROOT / "config" / "settings.yaml").read_text())
-        settings["paths"] = {
-            "transcripts": str(corpus / "transcripts"),
-            "processed": str(processed),
-            "reports": str(Path(tmp) / "reports"),
-            "notebooks": str(ROOT / "notebooks"),
-        }
-        settings["stages"]["taxonomy"] = str(ROOT / "config" / "taxonomy.yaml")
-        settings["stages"]["code_map"] = str(ROOT / "config" / "code_map.yaml")
-        config.write_text(yaml.safe_dump(settings))
-        cfg = load_config(config)
+        cfg = corpus_config(corpus, Path(tmp), processed)
 
         started = time.perf_counter()
         corpus_tables = load_step(cfg)
@@ -142,12 +129,7 @@ def main() -> None:
         if args.write_prior:
             docs = training_labels(signals.answers, consensus.codes, consensus.documents, ids)
             docs += training_labels(signals.answers, codings.codes, codings.documents, ids)
-            st = cfg.stages
-            from analysis.stages._coder import _SmoothedParts  # the rule's parts: the model's inputs
-
-            parts = _SmoothedParts(signals, topics, st)
-            model = fit_model(signals, parts, stage_scores(signals, st, topics), codability_of(signals, st), docs,
-                              seed=cfg.seed)
+            model = StageCoder(cfg.stages, seed=cfg.seed).fit(signals, docs, topics=topics).model_
             PRIOR.write_text(json.dumps(model_to_dict(model), indent=1) + "\n")
             print(f"wrote {PRIOR} from {len(docs)} coded files")
             print(model.coefficients().to_string(index=False))

@@ -74,22 +74,11 @@ def main() -> None:
         docs = table[["turn_id"]].merge(turns, on="turn_id", how="left")
         embedder = make_embedder(cfg, show_progress=False)
         topic_settings = cfg.topics
-        first = fit_topics(
-            docs,
-            vectors,
-            topic_settings,
-            seed=cfg.seed,
-            embedding_model=lambda: embedder.model,
-            model_id=embedder.model_id,
-        )
-        second = fit_topics(
-            docs,
-            vectors,
-            topic_settings,
-            seed=cfg.seed,
-            embedding_model=lambda: embedder.model,
-            model_id=embedder.model_id,
-        )
+        def fit():
+            return fit_topics(docs, vectors, topic_settings, seed=cfg.seed, embedding_model=lambda: embedder.model,
+                              model_id=embedder.model_id)
+
+        first, second = fit(), fit()  # two fits with one seed: the same topics?
         from_notebook = read_table(cfg, "topics")
 
     quality = topic_quality(first.info, first.assignments, topic_settings)

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from analysis.stages import load_taxonomy
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -17,6 +19,8 @@ SAMPLE_CODES = ROOT / "data" / "raw" / "sample_codes"
 SETTINGS = ROOT / "config" / "settings.yaml"
 TAXONOMY = ROOT / "config" / "taxonomy.yaml"
 CODE_MAP = ROOT / "config" / "code_map.yaml"
+# the stage ids the tests expect, read from the taxonomy a researcher edits
+STAGE_IDS = load_taxonomy(TAXONOMY).ids
 
 
 def pytest_collection_modifyitems(config, items):

@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 
 from analysis import AnalysisError, load_config, read_table
-from analysis._io import (
+from analysis.embeddings import Embedder, EmbeddingCache
+from analysis.files import (
     atomic_to_csv,
     atomic_to_parquet,
     atomic_write_bytes,
@@ -25,7 +26,6 @@ from analysis._io import (
     restore_cell,
     restore_table,
 )
-from analysis.embeddings import Embedder, EmbeddingCache
 from analysis.qda import write_xlsx
 from analysis.stages import read_stage_csv, write_stage_csv
 from conftest import SAMPLE, sample_settings, write_config
@@ -93,7 +93,7 @@ def test_a_second_run_on_one_folder_is_refused_naming_the_folder_and_the_other_p
             textwrap.dedent(
                 f"""
                 import sys, time
-                from analysis._io import folder_lock
+                from analysis.files import folder_lock
                 with folder_lock({str(tmp_path)!r}, "python -m analysis topics"):
                     print("held", flush=True)
                     sys.stdin.read()

@@ -11,18 +11,9 @@ from analysis import load_config, load_corpus
 from analysis.__main__ import main
 from analysis.human_codes import ReviewLog
 from analysis.stages import write_stage_csv
-from conftest import SAMPLE, sample_settings, write_config
+from conftest import SAMPLE, STAGE_IDS, sample_settings, write_config
 
-IDS = [
-    "data",
-    "model_training",
-    "model_evaluation",
-    "model_deployment",
-    "model_maintenance",
-    "ml_pipeline_infrastructure",
-    "quality_attributes",
-    "other",
-]
+IDS = STAGE_IDS  # the stage ids of config/taxonomy.yaml
 COLUMNS = [
     "turn_id",
     "interview_id",

@@ -23,12 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import pandas as pd
-
-from ._io import folder_lock
 from ._last_run import RUN_FILE, last_run
 from .config import CONFIG_ENV, DEFAULT_CONFIG, Config, find_project_root, load_config
 from .errors import AnalysisError
+from .files import folder_lock
 from .human_codes import compare_coders, evaluate_predictions, headline, predicted_labels
 from .pipeline import (
     STEPS,
@@ -205,43 +203,13 @@ def _cmd_review_simulate(cfg: Config, args) -> None:
     print(f"wrote {args.out}")
 
 
-def _read_predictions(path: str) -> pd.DataFrame:
-    """The ``code-stages`` CSV at ``path``; what is wrong with it names the file and line."""
-    expected = "expected the CSV that code-stages writes (interview_id, turn_index, ..., stages)"
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise AnalysisError(f"{path}: cannot read predictions ({exc.strerror or exc})") from None
-    try:
-        raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise AnalysisError(f"{path}, line {line}: not UTF-8 text (a binary file?); {expected}") from None
-    if b"\x00" in raw:
-        line = raw.count(b"\n", 0, raw.index(b"\x00")) + 1
-        raise AnalysisError(f"{path}, line {line}: NUL bytes (a binary file?); {expected}")
-    if not raw.strip():
-        raise AnalysisError(f"{path}, line 1: empty file; {expected}")
-    try:
-        predictions = read_stage_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-        raise AnalysisError(f"{path}: cannot read predictions ({exc}); {expected}") from None
-    missing = {"interview_id", "turn_index", "stages"} - set(predictions.columns)
-    if missing:
-        raise AnalysisError(f"{path}, line 1: missing column(s) {', '.join(sorted(missing))}; {expected}")
-    for row, value in enumerate(predictions["turn_index"].astype(str), start=1):
-        if not value.strip().lstrip("-").isdigit():  # rows, not lines: a quoted text may span lines
-            raise AnalysisError(f"{path}, row {row} below the header: turn_index {value!r} is not a number; {expected}")
-    return predictions
-
-
 def _cmd_evaluate(cfg: Config, args) -> None:
     turns = read_corpus(cfg).turns
     answers = turns[turns["role"] == "interviewee"]
     taxonomy, _ = load_taxonomy_and_codes(cfg)
     reference = read_human_codes(cfg, args.codes, turns)
     if args.predictions:
-        predictions = _read_predictions(args.predictions)
+        predictions = read_stage_csv(args.predictions)
         result = evaluate_predictions(predicted_labels(predictions, answers), reference, answers, taxonomy.ids)
         result["compared"] = "predictions vs reference codes"
     else:
@@ -312,7 +280,7 @@ def _cmd_review(cfg: Config, args) -> None:
     predictions = processed(cfg, "stage_predictions.csv")
     if not predictions.is_file():
         raise AnalysisError(f"{predictions} does not exist yet: run code-stages first")
-    coding = StageCoding(_read_predictions(str(predictions)), taxonomy.ids)
+    coding = StageCoding(read_stage_csv(str(predictions)), taxonomy.ids)
     # Decided answers are not asked again; a skipped one is (each batch is a new session).
     queue = review_queue(coding, reviewed=set(log.decisions()), size=args.budget, seed=cfg.seed)
     names = {s.id: s.name for s in taxonomy.stages}

@@ -51,15 +51,24 @@ def masked_name(name: str, keep_names: bool) -> str:
     if keep_names:
         return name
     p = Path(name)
+    kept = _interview_form(p)
+    if kept:
+        return kept
+    number = ID_FROM_TEXT_RE.search(p.stem) or re.search(r"\d+", p.stem)
+    if number:
+        return f"Interview {int(number.group(number.lastindex or 0))} - [name]{_suffix(p)}"
+    return f"[name]{_suffix(p)}"
+
+
+def _interview_form(p: Path) -> str | None:
+    """``Interview 11.txt`` as it is, ``Interview 32 - NAME.txt`` as ``Interview 32 - [name].txt``;
+    ``None`` for any other name."""
     if PLAIN_INTERVIEW_RE.match(p.stem):
         return p.name
     m = TITLE_NAME_RE.match(p.stem)
     if m and PLAIN_INTERVIEW_RE.match(m.group("head").strip()):
         return f"{m.group('head').strip()} - [name]{_suffix(p)}"
-    number = ID_FROM_TEXT_RE.search(p.stem) or re.search(r"\d+", p.stem)
-    if number:
-        return f"Interview {int(number.group(number.lastindex or 0))} - [name]{_suffix(p)}"
-    return f"[name]{_suffix(p)}"
+    return None
 
 
 def derived_source_name(name: str, interview_id: str, keep_names: bool) -> str:
@@ -77,11 +86,9 @@ def derived_source_name(name: str, interview_id: str, keep_names: bool) -> str:
     if keep_names:
         return name
     p = Path(name)
-    if PLAIN_INTERVIEW_RE.match(p.stem):
-        return p.name
-    m = TITLE_NAME_RE.match(p.stem)
-    if m and PLAIN_INTERVIEW_RE.match(m.group("head").strip()):
-        return f"{m.group('head').strip()} - [name]{_suffix(p)}"
+    kept = _interview_form(p)
+    if kept:
+        return kept
     m = ID_FROM_TEXT_RE.search(p.stem)
     if m and str(int(m.group(1))) == interview_id:
         return f"Interview {interview_id}{_suffix(p)}"

@@ -28,11 +28,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._io import atomic_to_csv, atomic_to_parquet, atomic_write_text, folder_lock
 from ._last_run import record_run
 from .config import Config
 from .embeddings import Embedder, EmbedStats, model_problem
 from .errors import AnalysisError, ConfigError
+from .files import atomic_to_csv, atomic_to_parquet, atomic_write_text, folder_lock
 from .human_codes import (
     CodeMap,
     HumanCodes,

@@ -11,20 +11,11 @@ import pandas as pd
 import pytest
 
 from analysis import AnalysisError
-from analysis.__main__ import _read_predictions
 from analysis.human_codes import load_code_map, read_codes_folder, read_delve_pdf
-from conftest import CODE_MAP
+from analysis.stages import read_stage_csv
+from conftest import CODE_MAP, STAGE_IDS
 
-IDS = [
-    "data",
-    "model_training",
-    "model_evaluation",
-    "model_deployment",
-    "model_maintenance",
-    "ml_pipeline_infrastructure",
-    "quality_attributes",
-    "other",
-]
+IDS = STAGE_IDS  # the stage ids of config/taxonomy.yaml
 TEXT = "Our labels were noisy."
 TURNS = pd.DataFrame(
     {
@@ -277,9 +268,9 @@ def test_bad_predictions_csv_is_refused_naming_file_and_line(tmp_path, content, 
     path = tmp_path / "p.csv"
     path.write_bytes(content)
     with pytest.raises(AnalysisError, match=expected):
-        _read_predictions(str(path))
+        read_stage_csv(str(path))
 
 
 def test_a_predictions_folder_is_refused(tmp_path):
     with pytest.raises(AnalysisError, match="cannot read predictions"):
-        _read_predictions(str(tmp_path))
+        read_stage_csv(str(tmp_path))

@@ -17,18 +17,9 @@ from analysis.human_codes import (
     read_delve_pdf,
     training_labels,
 )
-from conftest import CODE_MAP, CORPUS, SAMPLE, SAMPLE_CODES, TRANSCRIPTS
+from conftest import CODE_MAP, CORPUS, SAMPLE, SAMPLE_CODES, STAGE_IDS, TRANSCRIPTS
 
-IDS = [
-    "data",
-    "model_training",
-    "model_evaluation",
-    "model_deployment",
-    "model_maintenance",
-    "ml_pipeline_infrastructure",
-    "quality_attributes",
-    "other",
-]
+IDS = STAGE_IDS  # the stage ids of config/taxonomy.yaml
 
 
 @pytest.mark.parametrize(

@@ -24,18 +24,9 @@ from analysis.human_codes import (
     reference_labels,
     training_labels,
 )
-from conftest import CODE_MAP, ROOT, SAMPLE
+from conftest import CODE_MAP, ROOT, SAMPLE, STAGE_IDS
 
-IDS = [
-    "data",
-    "model_training",
-    "model_evaluation",
-    "model_deployment",
-    "model_maintenance",
-    "ml_pipeline_infrastructure",
-    "quality_attributes",
-    "other",
-]
+IDS = STAGE_IDS  # the stage ids of config/taxonomy.yaml
 
 
 @pytest.fixture(scope="module")

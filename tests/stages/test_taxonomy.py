@@ -11,18 +11,9 @@ import pandas as pd
 import pytest
 
 from analysis import ConfigError, load_corpus, load_taxonomy
-from conftest import SAMPLE, SAMPLE_CODES, TAXONOMY, sample_settings, write_config
+from conftest import SAMPLE, SAMPLE_CODES, STAGE_IDS, TAXONOMY, sample_settings, write_config
 
-IDS = [
-    "data",
-    "model_training",
-    "model_evaluation",
-    "model_deployment",
-    "model_maintenance",
-    "ml_pipeline_infrastructure",
-    "quality_attributes",
-    "other",
-]
+IDS = STAGE_IDS  # the stage ids of config/taxonomy.yaml
 
 
 def test_default_taxonomy_has_the_study_stages():

@@ -30,8 +30,8 @@ from pathlib import Path
 import pandas as pd
 
 from .._ids import ID_FROM_TEXT_RE, masked_name
-from .._io import atomic_write_text
 from ..errors import AnalysisError, TranscriptError
+from ..files import atomic_write_text
 from ._code_map import CodeMap
 from ._qdpx import QdpxError, qdpx_codes
 from ._review_log import NONE_CODE, SKIP_CODE, latest_decision_rows

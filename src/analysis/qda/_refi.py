@@ -26,7 +26,7 @@ from xml.etree import ElementTree as ET
 
 import pandas as pd
 
-from .._io import atomic_path, atomic_write_bytes
+from ..files import atomic_path, atomic_write_bytes
 
 PROJECT_NS = "urn:QDA-XML:project:1.0"
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"

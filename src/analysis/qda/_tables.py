@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from .._ids import natural_sorted
-from .._io import atomic_path
+from ..files import atomic_path
 
 SEGMENT_COLUMNS = [
     "interview_id",

@@ -300,26 +300,11 @@ def interviewees_per_theme_figure(tables: ThemeTables) -> go.Figure:
         customdata=stage_text,
         hovertemplate="%{y}<br>%{customdata}<br>%{x} interviewees<extra></extra>",
     )
-    fig.add_bar(
-        y=names,
-        x=themes["issue"].tolist(),
-        orientation="h",
-        name="as an issue",
-        marker_color="#D55E00",
-        marker_pattern_shape="",
-        opacity=0.55,
-        hovertemplate="%{y}<br>%{x} interviewees raise it as an issue<extra></extra>",
-    )
-    fig.add_bar(
-        y=names,
-        x=themes["fix"].tolist(),
-        orientation="h",
-        name="as a mitigation",
-        marker_color="#009E73",
-        marker_pattern_shape="/",
-        opacity=0.55,
-        hovertemplate="%{y}<br>%{x} interviewees describe a mitigation<extra></extra>",
-    )
+    for kind, name, colour, pattern, says in (("issue", "as an issue", "#D55E00", "", "raise it as an issue"),
+                                              ("fix", "as a mitigation", "#009E73", "/", "describe a mitigation")):
+        fig.add_bar(y=names, x=themes[kind].tolist(), orientation="h", name=name, marker_color=colour,
+                    marker_pattern_shape=pattern, opacity=0.55,
+                    hovertemplate="%{y}<br>%{x} interviewees " + says + "<extra></extra>")
     for stage, name in tables.stage_names.items():  # legend entries for the stage colours
         if stage in set(themes["stage"]):
             fig.add_scatter(

@@ -42,8 +42,9 @@ from pydantic import Field
 from sklearn.linear_model import LogisticRegression
 
 from .._ids import natural_sorted
-from .._io import atomic_to_csv, restore_table
 from .._settings import Settings
+from ..errors import AnalysisError
+from ..files import atomic_to_csv, restore_table
 from ..human_codes import reference_kinds, training_labels
 from ._learned import StageModel, f1_threshold, features, fit_model, prior_model, votes
 from ._signals import StageSignals
@@ -169,20 +170,15 @@ def codability(signals: StageSignals, settings: StageSettings | None = None) -> 
     return (1 - w) * _zscore(turn, substantive) + w * _zscore(episode, substantive)
 
 
-def _coded_top_share(score: np.ndarray, substantive: np.ndarray, share: float) -> np.ndarray:
-    if not substantive.any():
-        return np.zeros(len(score), bool)
-    return substantive & (score >= np.quantile(score[substantive], 1 - share))
-
-
-def _choose(scores: np.ndarray, coded: np.ndarray, stage_ids: list[str], margin: float) -> list[list[str]]:
+def _choose(scores: np.ndarray, coded: np.ndarray, stage_ids: list[str]) -> list[list[str]]:
+    """The best stage of each coded answer (several only on an exact tie)."""
     labels = []
     for is_coded, row in zip(coded, scores):
         if not is_coded:
             labels.append([])
             continue
         best = row.max()
-        labels.append([stage_ids[j] for j in np.argsort(-row, kind="stable") if row[j] >= best - margin])
+        labels.append([stage_ids[j] for j in np.argsort(-row, kind="stable") if row[j] >= best])
     return labels
 
 
@@ -201,10 +197,12 @@ def _fill_backchannels(signals: StageSignals, labels: list[list[str]]) -> list[l
 
 
 def _assemble(
-    signals: StageSignals, coded: np.ndarray, scores: np.ndarray, margin: float, fix: np.ndarray
+    signals: StageSignals, coded: np.ndarray, p_stage: np.ndarray, rule: np.ndarray, fix: np.ndarray
 ) -> pd.DataFrame:
+    """The coding table: the most probable stage of each coded answer, the rule's scores
+    (``score_<stage>``) and the cue phrases said as evidence."""
     ids = signals.stage_ids
-    filled = _fill_backchannels(signals, _choose(scores, coded, ids, margin))
+    filled = _fill_backchannels(signals, _choose(p_stage, coded, ids))
     kinds = [("fix" if f else "issue") if stages else "" for stages, f in zip(filled, fix)]
     out = signals.answers[
         ["interview_id", "turn_id", "turn_index", "source_file", "line_start", "line_end", "text"]
@@ -212,7 +210,7 @@ def _assemble(
     out["stages"] = [list(s) for s in filled]
     out["kind"] = kinds
     for k, stage in enumerate(ids):
-        out[f"score_{stage}"] = np.round(scores[:, k], 4)
+        out[f"score_{stage}"] = np.round(rule[:, k], 4)
     # The evidence a reviewer can check: the cue phrases of the chosen stages said in the answer.
     out["matched_cues"] = [
         "; ".join(c for s in stages for c in found.get(s, [])) for stages, found in zip(filled, signals.matched_cues)
@@ -281,10 +279,38 @@ def write_stage_csv(table: pd.DataFrame, path: str | Path) -> Path:
 
 
 def read_stage_csv(path: str | Path) -> pd.DataFrame:
-    """Read a ``code-stages`` CSV back, stage ids as lists."""
-    table = restore_table(pd.read_csv(path, dtype={"interview_id": str, "stages": str}, keep_default_na=False))
-    if "stages" in table:
-        table["stages"] = [stage_list(v) for v in table["stages"]]
+    """Read a ``code-stages`` CSV back, stage ids as lists and text as written.
+
+    Raises:
+        AnalysisError: unreadable, binary or empty, missing columns, or a ``turn_index``
+            that is not a number; the message names the file and line.
+    """
+    expected = "expected the CSV that code-stages writes (interview_id, turn_index, ..., stages)"
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise AnalysisError(f"{path}: cannot read predictions ({exc.strerror or exc})") from None
+    try:
+        raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise AnalysisError(f"{path}, line {line}: not UTF-8 text (a binary file?); {expected}") from None
+    if b"\x00" in raw:
+        line = raw.count(b"\n", 0, raw.index(b"\x00")) + 1
+        raise AnalysisError(f"{path}, line {line}: NUL bytes (a binary file?); {expected}")
+    if not raw.strip():
+        raise AnalysisError(f"{path}, line 1: empty file; {expected}")
+    try:
+        table = restore_table(pd.read_csv(path, dtype={"interview_id": str, "stages": str}, keep_default_na=False))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        raise AnalysisError(f"{path}: cannot read predictions ({exc}); {expected}") from None
+    missing = {"interview_id", "turn_index", "stages"} - set(table.columns)
+    if missing:
+        raise AnalysisError(f"{path}, line 1: missing column(s) {', '.join(sorted(missing))}; {expected}")
+    for row, value in enumerate(table["turn_index"].astype(str), start=1):
+        if not value.strip().lstrip("-").isdigit():  # rows, not lines: a quoted text may span lines
+            raise AnalysisError(f"{path}, row {row} below the header: turn_index {value!r} is not a number; {expected}")
+    table["stages"] = [stage_list(v) for v in table["stages"]]
     return table
 
 
@@ -380,6 +406,7 @@ class StageCoder:
         self.known_: dict[str, set[str]] = {}
         self.reviewed_: dict[str, set[str]] = {}
         self._kind_model = None
+        self._parts_for, self._parts = None, None
 
     def fit(self, signals: StageSignals, train: list[dict[str, set[str]]] | dict[str, set[str]],
             kinds: dict[str, str] | None = None, topics: pd.Series | None = None,
@@ -409,7 +436,7 @@ class StageCoder:
                                    reviewed_answers=len(self.reviewed_))
             self.known_ = _label_docs([self.reviewed_])
             return self
-        parts, rule, cod = _rule_parts(signals, topics, self.settings)
+        parts, rule, cod = self._rule_parts(signals, topics)
         # Only the researcher's reviews: a few codes of one study move the zero-shot model,
         # they do not replace it (refitted from ~100 answers alone it generalised worse).
         prior = (self.prior or prior_model(list(signals.stage_ids))) if not any(len(d) for d in train_docs) else None
@@ -418,19 +445,25 @@ class StageCoder:
         row_of = {t: i for i, t in enumerate(signals.answers["turn_id"])}
         train_rows = np.array(sorted(row_of[t] for t in known), dtype=int)
         self._kind_model = _fit_kind_model(signals, train_rows, kinds or {})
-        self.fit_ = FewShotFit(True, training_documents=len(docs) - bool(self.reviewed_),
-                               training_answers=len(known), reviewed_answers=len(self.reviewed_),
-                               coefficients=dict(zip(self.model_.coefficients()["model"] + ":"
-                                                     + self.model_.coefficients()["feature"],
-                                                     self.model_.coefficients()["weight"].round(4))))
+        weights = self.model_.coefficients()
+        self.fit_ = FewShotFit(True, training_documents=len(train_docs), training_answers=len(known),
+                               reviewed_answers=len(self.reviewed_),
+                               coefficients=dict(zip(weights["model"] + ":" + weights["feature"],
+                                                     weights["weight"].round(4))))
         return self
+
+    def _rule_parts(self, signals: StageSignals, topics: pd.Series | None):
+        # fit and predict read the same parts; the smoothing loops over every answer
+        if self._parts_for is None or self._parts_for[0] is not signals or self._parts_for[1] is not topics:
+            self._parts, self._parts_for = _rule_parts(signals, topics, self.settings), (signals, topics)
+        return self._parts
 
     def predict(self, signals: StageSignals, topics: pd.Series | None = None,
                 mask: np.ndarray | None = None) -> StageCoding:
         """Code every interviewee turn of ``signals`` (only those in ``mask``, if given)."""
         answers = signals.answers
         substantive = answers["substantive"].to_numpy()
-        parts, rule, cod = _rule_parts(signals, topics, self.settings)
+        parts, rule, cod = self._rule_parts(signals, topics)
         model = self.model_ or self.prior or prior_model(list(signals.stage_ids))
         row_of = {t: i for i, t in enumerate(answers["turn_id"])}
         known = {row_of[t]: s for t, s in self.known_.items() if t in row_of}
@@ -441,11 +474,7 @@ class StageCoder:
         fix = signals.fix_similarity > signals.issue_similarity
         if self._kind_model is not None:
             fix = self._kind_model.predict(signals.answer_vectors).astype(bool)
-        table = _assemble(signals, coded, p_stage, 0.0, fix)
-        table["score_columns_from"] = None
-        table = table.drop(columns="score_columns_from")
-        for k, stage in enumerate(signals.stage_ids):
-            table[f"score_{stage}"] = np.round(rule[:, k], 4)
+        table = _assemble(signals, coded, p_stage, rule, fix)
         table["p_coded"] = np.round(p_coded, 4)
         for k, stage in enumerate(signals.stage_ids):
             table[f"p_{stage}"] = np.round(p_coded * p_stage[:, k], 4)
@@ -457,9 +486,8 @@ class StageCoder:
             i = row_of.get(turn_id)
             if i is not None:
                 table.at[i, "stages"] = sorted(stages, key=list(signals.stage_ids).index)
-                table.at[i, "kind"] = table.at[i, "kind"] or ("issue" if stages else "")
-                if not stages:
-                    table.at[i, "kind"] = ""
+                # the suite's issue/fix guess stays for a reviewed answer with stages
+                table.at[i, "kind"] = (table.at[i, "kind"] or "issue") if stages else ""
                 table.at[i, "uncertain"] = False
                 table.at[i, "source"] = "researcher"
         return StageCoding(table, list(signals.stage_ids), self.fit_, threshold)

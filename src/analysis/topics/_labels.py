@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .._io import atomic_write_text
 from ..errors import AnalysisError
+from ..files import atomic_write_text
 
 
 def _read_entries(path: Path) -> list[dict]:

@@ -35,8 +35,8 @@ from pydantic import Field, field_validator
 from sklearn.decomposition import PCA
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
-from .._io import atomic_pickle
 from .._settings import Settings
+from ..files import atomic_pickle
 
 logger = logging.getLogger(__name__)
 

@@ -120,13 +120,19 @@ def restore_cell(value):
     return value
 
 
-def neutralise_table(table: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``table`` with every text cell, column name and index label neutralised."""
+def _map_text(table: pd.DataFrame, cell) -> pd.DataFrame:
+    """A copy of ``table`` with ``cell`` applied to every text cell and column name."""
     out = table.copy()
     for column in out.columns:
         if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
-            out[column] = out[column].map(neutralise_cell)
-    out.columns = [neutralise_cell(c) for c in out.columns]
+            out[column] = out[column].map(cell)
+    out.columns = [cell(c) for c in out.columns]
+    return out
+
+
+def neutralise_table(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``table`` with every text cell, column name and index label neutralised."""
+    out = _map_text(table, neutralise_cell)
     out.index = out.index.map(neutralise_cell)
     if out.index.name is not None:
         out.index.name = neutralise_cell(out.index.name)
@@ -135,11 +141,7 @@ def neutralise_table(table: pd.DataFrame) -> pd.DataFrame:
 
 def restore_table(table: pd.DataFrame) -> pd.DataFrame:
     """Undo :func:`neutralise_table` on a table read back from CSV (text columns only)."""
-    out = table.copy()
-    for column in out.columns:
-        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
-            out[column] = out[column].map(restore_cell)
-    out.columns = [restore_cell(c) for c in out.columns]
+    out = _map_text(table, restore_cell)
     return out
 
 
