@@ -8,7 +8,7 @@ import pytest
 
 import analysis.stages
 from analysis import load_config, load_corpus
-from analysis.__main__ import main
+from analysis.cli import main
 from analysis.human_codes import ReviewLog
 from analysis.stages import write_stage_csv
 from conftest import SAMPLE, STAGE_IDS, sample_settings, write_config

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from analysis import AnalysisError, ConfigError, load_config, preflight
-from analysis.__main__ import main
+from analysis.cli import main
 from analysis.topics import load_theme_labels, save_theme_label
 from conftest import SAMPLE, SAMPLE_CODES, sample_settings, write_config
 
