@@ -94,3 +94,66 @@ def sample_run(tmp_path_factory):
     topics_step(cfg)
     stages_step(cfg)
     return cfg, config
+
+
+CHROMIUM = "/usr/bin/chromium"
+XSS = ("<script>alert(1)</script>", "<img src=x onerror=alert(1)>")
+XSS_ANSWER = (
+    f"Once our scraped training data contained {XSS[0]} and {XSS[1]} inside product descriptions, "
+    "so now the data validation step rejects any markup in text fields before training the model."
+)
+
+
+@pytest.fixture(scope="session")
+def sample_report(tmp_path_factory):
+    """Every notebook run on the sample (one answer carrying markup added) and rendered to
+    HTML once for the whole session, in a temporary folder: (config, rendered pages)."""
+    import shutil
+
+    from analysis import load_config
+    from analysis.report import run_report
+
+    base = tmp_path_factory.mktemp("report")
+    settings = sample_settings()
+    shutil.copytree(SAMPLE, base / "sample")
+    # a transcript line carrying markup must show as text everywhere and run nothing
+    first = base / "sample" / "Interview 101.txt"
+    title, rest = first.read_text(encoding="utf-8").split("\n", 1)
+    first.write_text(
+        f"{title}\nInterviewer 1: Anything about scraped data?\nInterviewee: {XSS_ANSWER}\n{rest}", encoding="utf-8"
+    )
+    settings["paths"] = {
+        "transcripts": "sample",
+        "reference_codes": str(SAMPLE_CODES),
+        "processed": str(base / "processed"),
+        "reports": str(base / "reports"),
+        "notebooks": str(ROOT / "notebooks"),
+        "theme_labels": str(base / "theme_labels.json"),
+    }
+    config = write_config(base, settings)
+    cfg = load_config(config)
+    return cfg, run_report(cfg, log=lambda *_: None, config_path=config)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (no browser download)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} not installed (make test installs Debian's chromium when run as root)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield b
+        b.close()

@@ -4,4 +4,6 @@ import sys
 
 from .cli import main
 
-sys.exit(main())
+# Dask's local workers start by importing the parent's __main__: they must not run the CLI
+if __name__ == "__main__":
+    sys.exit(main())

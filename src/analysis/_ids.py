@@ -12,8 +12,30 @@ TITLE_NAME_RE = re.compile(
 )
 
 
-def natural_key(value: str):
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", str(value))]
+def natural_key(value) -> tuple:
+    """Sort key of human order: digit runs compare as numbers, the rest without case.
+
+    Use it wherever a table is sorted by interview id, speaker id or file name
+    (``sorted(ids, key=natural_key)``, ``df.sort_values("interview_id", key=natural_sort_key)``).
+
+    Example:
+        >>> sorted(["30", "3", "11", "Interview 11.txt", "Interview 3.txt"], key=natural_key)
+        ['3', '11', '30', 'Interview 3.txt', 'Interview 11.txt']
+    """
+    # (is-number, value) pairs: a number and a word never meet in a comparison
+    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t.lower()) for t in re.split(r"(\d+)", str(value)) if t)
+
+
+def natural_sort_key(values):
+    """``key=`` for :meth:`pandas.DataFrame.sort_values`: a column in human order.
+
+    Example:
+        >>> import pandas as pd
+        >>> pd.DataFrame({"interview_id": ["11", "3", "30"]}).sort_values("interview_id", key=natural_sort_key)[
+        ...     "interview_id"].tolist()
+        ['3', '11', '30']
+    """
+    return values.map(natural_key)
 
 
 def natural_sorted(values) -> list:

@@ -5,9 +5,9 @@ folder and the human codes that ``load`` or ``report`` used, so that later verbs
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
+
+from .files import atomic_write_text
 
 RUN_FILE = "run.json"
 
@@ -21,12 +21,7 @@ def record_run(processed: Path, transcripts: Path, codes: Path | None, codings: 
         "reference_codes": None if codes is None else str(codes),
         "independent_codings": None if codings is None else str(codings),
     }
-    path = processed / RUN_FILE
-    fd, tmp = tempfile.mkstemp(dir=processed, prefix=".run-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(record, fh, indent=2)
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(processed / RUN_FILE, json.dumps(record, indent=2))
 
 
 def last_run(processed: Path) -> dict | None:

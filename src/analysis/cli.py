@@ -9,6 +9,7 @@ Verbs:
     export       REFI-QDA .qdpx project and .qdc codebook, CSV and .xlsx tables
     report  execute all notebooks in order and render HTML to reports/
     review  the next answers of the review queue as a CSV to fill, or a filled one into the review log
+    figures every chart of the reports as SVG, PNG or PDF files (for papers)
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import argparse
 import contextlib
 import json
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -26,7 +26,7 @@ from pathlib import Path
 from ._last_run import RUN_FILE, last_run
 from .config import CONFIG_ENV, DEFAULT_CONFIG, Config, find_project_root, load_config
 from .errors import AnalysisError
-from .files import folder_lock
+from .files import atomic_write_bytes, folder_lock, remove_stale_temporaries
 from .human_codes import compare_coders, evaluate_predictions, headline, predicted_labels
 from .pipeline import (
     STEPS,
@@ -111,6 +111,21 @@ def _parser() -> argparse.ArgumentParser:
         "config, or none when --transcripts names another corpus)",
     )
 
+    figures = verbs.add_parser(
+        "figures",
+        help="write every chart of the reports as an SVG, PNG or PDF file (for papers)",
+        description="Builds the charts of notebooks 01 and 03-06 from data/processed (running the steps whose "
+        "outputs are missing; cached embeddings and topic models are reused) and exports each as OUT/NN_chart.FORMAT "
+        "with kaleido, which needs Chromium (apt-get install chromium, or plotly_get_chrome).",
+    )
+    figures.add_argument("--format", choices=["svg", "png", "pdf"], default="svg", help="file format (default svg)")
+    figures.add_argument("--out", required=True, help="folder to write the figures to (created)")
+    figures.add_argument("--scale", type=float, default=1.0, help="pixel multiplier of PNG files (default 1; 2: print)")
+    figures.add_argument("--transcripts", help="folder of transcripts; loads it first when given")
+    figures.add_argument(
+        "--codes", help="human codes for the reliability chart (default: the last run's codes; none: skip the chart)"
+    )
+
     review = verbs.add_parser(
         "review",
         help="write the next answers to review as a CSV to fill in a spreadsheet, or read a filled one back",
@@ -182,9 +197,16 @@ def _cmd_code_stages(cfg: Config, args) -> None:
     )
     out = processed(cfg, "stage_predictions.csv")
     if args.out:
-        shutil.copyfile(out, args.out)
-        out = args.out
+        out = _write_out(args.out, Path(out).read_bytes())
     print(f"wrote {out}")
+
+
+def _write_out(path: str | Path, data: bytes) -> Path:
+    """Write a command's ``--out`` file atomically, first removing what a killed earlier
+    run left of it (its temporary file)."""
+    path = Path(path)
+    remove_stale_temporaries(path.parent, recursive=False, of=path.name)
+    return atomic_write_bytes(path, data)
 
 
 def _cmd_review_simulate(cfg: Config, args) -> None:
@@ -215,8 +237,7 @@ def _cmd_evaluate(cfg: Config, args) -> None:
     else:
         result = compare_coders(reference, answers, taxonomy.ids)
         result["compared"] = "first vs second coder of each interview"
-    with open(args.out, "w", encoding="utf-8") as fh:
-        json.dump(result, fh, indent=2, default=lambda v: None if v != v else v)
+    _write_out(args.out, json.dumps(result, indent=2, default=lambda v: None if v != v else v).encode("utf-8"))
     print(f"{result['compared']}: {headline(result)}")
     if result.get("files_without_codes"):
         print(f"{len(result['files_without_codes'])} reference files carry no codes (left out)")
@@ -230,7 +251,7 @@ def _cmd_export(cfg: Config, args) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             made = export_step(cfg, tmp, formats=(args.format,))
             Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(made[args.format], args.out)
+            _write_out(args.out, Path(made[args.format]).read_bytes())
         written = {args.format: Path(args.out)}
     for fmt, path in written.items():
         print(f"{fmt}: {path} ({Path(path).stat().st_size / 1024:.0f} KiB)")
@@ -251,6 +272,27 @@ def _cmd_report(cfg: Config, args) -> None:
         f"{len(rendered)} notebooks rendered to {cfg.paths.reports} in {time.perf_counter() - started:.0f} s; "
         f"open {cfg.paths.reports}/index.html"
     )
+
+
+def _cmd_figures(cfg: Config, args) -> None:
+    # Charts and kaleido load only for this verb.
+    from .report import paper_figures, prepare_figure_folder, write_figures
+
+    if args.scale <= 0:
+        raise AnalysisError(f"--scale {args.scale}: expected a number above 0")
+    prepare_figure_folder(args.out)  # a folder it cannot write, or no Chromium: say so before the charts are built
+    if args.transcripts:
+        load_step(cfg)
+    if args.codes:
+        cfg = cfg.with_codes(args.codes)
+    started = time.perf_counter()
+    figures = paper_figures(cfg, log=lambda message: print(message, file=sys.stderr))
+    written = write_figures(figures, args.out, args.format, args.scale)
+    for path in written:
+        print(path)
+    for name, reason in figures.skipped.items():
+        print(f"skipped {name}: {reason}")
+    print(f"{len(written)} figures written to {args.out} in {time.perf_counter() - started:.0f} s")
 
 
 def _cmd_review(cfg: Config, args) -> None:
@@ -299,6 +341,7 @@ VERBS = {
     "report": _cmd_report,
     "review": _cmd_review,
     "review-simulate": _cmd_review_simulate,
+    "figures": _cmd_figures,
 }
 
 
@@ -312,6 +355,7 @@ VERB_STEPS = {
     "report": STEPS,
     "review": (),  # reads the last code-stages output; its --codes is a filled batch file
     "review-simulate": ("load", "embed", "stages"),
+    "figures": ("topics", "stages"),  # it runs them when their outputs are missing
 }
 
 

@@ -26,11 +26,16 @@ from .embeddings import EmbeddingSettings
 from .errors import ConfigError
 from .stages import StageSettings
 from .topics import TopicSettings
-from .transcripts import IngestSettings, SubstanceSettings
+from .transcripts import IngestSettings, MetaTalkSettings, SubstanceSettings
 
 CONFIG_ENV = "ANALYSIS_CONFIG"
 DEFAULT_CONFIG = Path("config") / "settings.yaml"
-RENAMED_KEYS = {"paths.codes": "paths.reference_codes", "paths.codings": "paths.independent_codings"}
+RENAMED_KEYS = {
+    "paths.codes": "paths.reference_codes",
+    "paths.codings": "paths.independent_codings",
+    # absolute cosines depend on the embedder; quantiles of the corpus's own cosines do not
+    "stages.guide_threshold": "stages.guide_quantile",
+}
 
 
 class Paths(Settings):
@@ -74,6 +79,7 @@ class Config(Settings):
     substance: SubstanceSettings = SubstanceSettings()
     topics: TopicSettings = TopicSettings()
     stages: StageSettings = StageSettings()
+    meta_talk: MetaTalkSettings = MetaTalkSettings()  # interview meta-talk, set aside from the themes
     root: Path = Path(".")
 
     def resolve(self, path: Path) -> Path:

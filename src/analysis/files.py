@@ -1,7 +1,8 @@
 """Safe writes: every table and cache file goes to a temporary file in its folder and is
 moved into place with ``os.replace``, so a killed run or a full disk never leaves a
-half-written file under the real name; a lock keeps two runs out of one folder; CSV
-cells meant for spreadsheets are neutralised against formula injection.
+half-written file under the real name; a lock keeps two runs out of one folder and, when
+taken, removes the temporary files of runs that were killed; CSV cells meant for
+spreadsheets are neutralised against formula injection.
 
 A shared leaf: imports nothing of the package but ``errors``.
 
@@ -20,6 +21,8 @@ import contextlib
 import fcntl
 import os
 import pickle
+import re
+import shutil
 import sys
 import tempfile
 import time
@@ -33,6 +36,9 @@ from .errors import AnalysisError
 # OWASP CSV injection: a spreadsheet evaluates a cell starting with one of these.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 LOCK_NAME = ".lock"
+# `.{name}.{writer's pid}.{mkstemp's 8 characters}[.tmp]`: what atomic_path (and
+# temporary_folder) make; the pid tells a killed writer's leftovers from a live one's.
+TEMPORARY_RE = re.compile(r"^\..+\.(?P<pid>\d+)\.[a-z0-9_]{8}(?:\.tmp)?$")
 
 
 @contextlib.contextmanager
@@ -51,7 +57,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Same folder: os.replace is atomic only within one file system.
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(name)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the file gets the mode open() would give
@@ -61,6 +67,62 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def temporary_folder(path: str | Path) -> Path:
+    """A fresh, empty folder beside ``path`` (named like :func:`atomic_path`'s files, so
+    that a killed run's one is removed by the next :func:`folder_lock`), with the mode
+    ``mkdir`` would give."""
+    path = Path(path)
+    fresh = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", dir=path.parent))
+    os.chmod(fresh, 0o777 & ~_umask())  # mkdtemp makes 0700
+    return fresh
+
+
+def remove_stale_temporaries(folder: str | Path, recursive: bool = True, of: str | None = None) -> list[Path]:
+    """Remove the temporary files and folders (see :func:`atomic_path`) in ``folder`` (and
+    its sub-folders, when ``recursive``) whose writing process is gone (killed before it
+    could move or delete them); a live process's ones are kept. ``of``: only those of the
+    file of that name (in a folder of the user's, e.g. a command's ``--out``). Returns what
+    was removed.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / ".t.parquet.999999999.abcd1234.tmp").write_bytes(b"PAR1 half")  # no such process
+        >>> _ = (folder / f".u.parquet.{os.getpid()}.abcd1234.tmp").write_bytes(b"PAR1 writing")  # this one
+        >>> [p.name for p in remove_stale_temporaries(folder)], len(list(folder.iterdir()))
+        (['.t.parquet.999999999.abcd1234.tmp'], 1)
+    """
+    removed = []
+    for parent, dirs, files in os.walk(folder):
+        if not recursive:
+            dirs.clear()
+        for name in [*files, *dirs]:
+            match = TEMPORARY_RE.match(name)
+            if not match or (of is not None and not name.startswith(f".{of}.")) or _alive(int(match.group("pid"))):
+                continue
+            path = Path(parent) / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+                dirs.remove(name)
+            else:
+                with contextlib.suppress(OSError):  # cannot be removed: it stays, the run goes on
+                    path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # gone (or a pid no system gives)
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _umask() -> int:
@@ -175,7 +237,9 @@ _held: dict[Path, list] = {}  # folder -> [open lock file, depth]: re-entrant wi
 @contextlib.contextmanager
 def folder_lock(folder: str | Path, what: str | None = None) -> Iterator[None]:
     """Hold ``folder/.lock`` (``fcntl.flock``) while the block runs, so that two runs
-    never write one folder at the same time. Re-entrant within a process.
+    never write one folder at the same time. Re-entrant within a process. A lock held
+    by a killed process is released by the system; the temporary files it left are
+    removed when the lock is taken (:func:`remove_stale_temporaries`).
 
     Raises:
         AnalysisError: another process holds the lock; the message names the folder
@@ -213,6 +277,7 @@ def folder_lock(folder: str | Path, what: str | None = None) -> Iterator[None]:
     fh.flush()
     _held[folder] = [fh, 1]
     try:
+        remove_stale_temporaries(folder)
         yield
     finally:
         del _held[folder]

@@ -21,7 +21,6 @@ import functools
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +31,14 @@ from ._last_run import record_run
 from .config import Config
 from .embeddings import Embedder, EmbedStats, model_problem
 from .errors import AnalysisError, ConfigError
-from .files import atomic_to_csv, atomic_to_parquet, atomic_write_text, folder_lock
+from .files import (
+    atomic_to_csv,
+    atomic_to_parquet,
+    atomic_write_text,
+    folder_lock,
+    remove_stale_temporaries,
+    temporary_folder,
+)
 from .human_codes import (
     CodeMap,
     HumanCodes,
@@ -126,13 +132,8 @@ def load_step(cfg: Config) -> LoadedCorpus:
 
 
 def make_embedder(cfg: Config, show_progress: bool = True) -> Embedder:
-    """The configured embedder, caching in ``data/processed/embeddings``."""
-    return Embedder(
-        cfg.embedding.model,
-        cache_dir=processed(cfg, "embeddings"),
-        batch_size=cfg.embedding.batch_size,
-        show_progress=show_progress,
-    )
+    """The configured embedder (local or on a Dask cluster), caching in ``data/processed/embeddings``."""
+    return Embedder.from_settings(cfg.embedding, cache_dir=processed(cfg, "embeddings"), show_progress=show_progress)
 
 
 @dataclass
@@ -166,11 +167,10 @@ def read_embeddings(cfg: Config) -> tuple[pd.DataFrame, np.ndarray]:
 
 def _save_topic_model(model, model_dir: Path, embedding_model: str) -> None:
     """Save the model (safetensors) into a fresh folder beside ``model_dir`` and swap it
-    in, so a killed run leaves the old folder or the new one, never half of one."""
-    fresh = Path(tempfile.mkdtemp(prefix=f".{model_dir.name}.", dir=model_dir.parent))
-    mask = os.umask(0o022)
-    os.umask(mask)
-    os.chmod(fresh, 0o777 & ~mask)  # mkdtemp makes 0700; the folder gets the mode mkdir would give
+    in, so a killed run never leaves half a model under the real name (at worst no
+    ``topic_model/``, which the next ``topics`` writes again, since its tables were written
+    first and the old model would not match them)."""
+    fresh = temporary_folder(model_dir)  # a killed run's one is removed by the next lock (files.py)
     try:
         model.save(str(fresh), serialization="safetensors", save_ctfidf=True, save_embedding_model=embedding_model)
         old = model_dir.with_name(f".{model_dir.name}.old")
@@ -276,6 +276,7 @@ def read_human_codes(cfg: Config, folder, turns: pd.DataFrame | None = None) -> 
         keep_names=cfg.privacy.keep_names,
         stage_names={s.id: s.name for s in taxonomy.stages},
         cache_dir=processed(cfg, "cache") / "delve",
+        max_csv_mb=cfg.ingest.max_text_mb,
     )
 
 
@@ -284,7 +285,7 @@ def stage_signals_for(cfg: Config, turns: pd.DataFrame) -> tuple[StageSignals, T
     taxonomy, _ = load_taxonomy_and_codes(cfg)
     embedder = make_embedder(cfg, show_progress=False)
     signals = stage_signals(
-        turns, embedder.embed, taxonomy, taxonomy.kind_examples(), guide_threshold=cfg.stages.guide_threshold
+        turns, embedder.embed, taxonomy, taxonomy.kind_examples(), guide_quantile=cfg.stages.guide_quantile
     )
     return signals, taxonomy
 
@@ -436,6 +437,7 @@ def export_step(cfg: Config, out_dir, formats=("qdpx", "qdc", "csv", "xlsx")) ->
     their coder."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out, recursive=False)  # of a killed export (out is no locked folder)
     turns = read_table(cfg, "turns")
     stages = read_table(cfg, "stages")
     topics = read_table(cfg, "topics")

@@ -137,6 +137,51 @@ def test_bad_csv_is_refused_naming_file_and_line(tmp_path, code_map, content, ex
         read_folder(tmp_path, code_map)
 
 
+# Data row 2 holds a quoted cell of three lines (lines 3-5), so data row 4 starts on line 7.
+MULTILINE = (
+    'interview_id,text,code\n7,What went wrong?,Data-x\n7,"Our labels\n   were\nnoisy.",Data-y\n'
+    "7,What went wrong?,Data-w\n7,{}\n"
+)
+
+
+@pytest.mark.parametrize(
+    "fourth, newline, expected",
+    [
+        ("Our labels were noisy.,Data-z", "\n", None),
+        ("Nothing like this was said.,Data-z", "\n", r"codes\.csv, line 7: no turn of interview 7 has this text"),
+        ("Nothing like this was said.,Data-z", "\r\n", r"codes\.csv, line 7: no turn of interview 7 has this text"),
+        ("Our labels were noisy.,Data-z,extra", "\n", r"codes\.csv, line 7: not a readable CSV .*Expected 3 fields"),
+        ('"Our labels were noisy.,Data-z', "\n", r"codes\.csv, line 7: not a readable CSV .*EOF inside string"),
+    ],
+    ids=["good", "unknown-text", "crlf", "extra-field", "open-quote"],
+)
+def test_csv_problems_name_the_physical_line_after_a_multiline_cell(tmp_path, code_map, fourth, newline, expected):
+    (tmp_path / "codes.csv").write_bytes(MULTILINE.format(fourth).replace("\n", newline).encode())
+    if expected is None:
+        codes = read_folder(tmp_path, code_map).codes
+        assert codes["code"].tolist() == ["Data-x", "Data-y", "Data-w", "Data-z"]
+        assert codes["turn_index"].tolist() == [0, 1, 0, 1]
+        return
+    with pytest.raises(AnalysisError, match=expected):
+        read_folder(tmp_path, code_map)
+
+
+def test_csv_problems_count_blank_lines_and_long_cells(tmp_path, code_map):
+    long_cell = "x " * 100_000  # beyond the csv module's default field size limit
+    rows = ["interview_id,turn_index,code,note", f'7,1,Data-x,"{long_cell}"', "", "   ", "7,5,Data-y,"]
+    (tmp_path / "codes.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(AnalysisError, match=r"codes\.csv, line 5: interview 7 has no turn 5"):
+        read_folder(tmp_path, code_map)
+
+
+def test_a_csv_over_the_size_limit_is_refused_unread(tmp_path, code_map):
+    row = "7,1,Data-x," + "n" * 90 + "\n"  # 100 bytes
+    (tmp_path / "codes.csv").write_text("interview_id,turn_index,code,note\n" + row * 11_000)  # 1.05 MB
+    with pytest.raises(AnalysisError, match=r"codes\.csv: larger than the limit of 1 MB for a codes CSV"):
+        read_folder(tmp_path, code_map, max_csv_mb=1)
+    assert len(read_folder(tmp_path, code_map, max_csv_mb=2).codes) == 11_000
+
+
 def test_csv_with_empty_trailing_header_cells_still_reads(tmp_path, code_map):
     (tmp_path / "codes.csv").write_text("interview_id,turn_index,code,,\n7,1,Data-x,,\n")
     assert read_folder(tmp_path, code_map).codes["code"].tolist() == ["Data-x"]

@@ -37,14 +37,27 @@ def run(sample_run):
 
 
 def test_heatmap_cells_are_answer_counts(run):
-    _, tables, _, modelled, _ = run
-    fig = theme_heatmap_figure(tables).to_dict()
+    cfg, tables, _, modelled, _ = run
+    fig = theme_heatmap_figure(tables, kind="all").to_dict()
     heat = fig["data"][0]
     topics = [int(x.split(":")[0][1:]) for x in heat["x"]]
     for i, person in enumerate(heat["y"]):
         for j, topic in enumerate(topics):
             expected = sum(1 for p, t in zip(modelled["speaker_id"], modelled["topic"]) if p == person and t == topic)
             assert heat["z"][i][j] == expected
+    # the default view counts the answers that raise an issue, the fixes have their own
+    stages = read_table(cfg, "stages")
+    kind = dict(zip(stages["turn_id"], stages["kind"]))
+    for view, fig in (("issue", theme_heatmap_figure(tables)), ("fix", theme_heatmap_figure(tables, kind="fix"))):
+        z = fig.data[0].z
+        for i, person in enumerate(heat["y"]):
+            for j, topic in enumerate(topics):
+                expected = sum(
+                    1
+                    for p, t, turn in zip(modelled["speaker_id"], modelled["topic"], modelled["turn_id"])
+                    if p == person and t == topic and kind.get(turn) == view
+                )
+                assert z[i][j] == expected, (view, person, topic)
     assert sorted(topics) == sorted(set(modelled["topic"]))
     assert (
         fig["layout"]["title"]["text"]
@@ -60,12 +73,17 @@ def test_heatmap_cells_are_answer_counts(run):
 
 def test_interviewees_per_theme_and_cooccurrence(run):
     _, tables, _, modelled, _ = run
-    bars = interviewees_per_theme_figure(tables).to_dict()["data"]
-    mention = bars[0]
-    for name, count in zip(mention["y"], mention["x"]):
+    fig = interviewees_per_theme_figure(tables)
+    mention = {}
+    for trace in fig.data:
+        if trace.offsetgroup == "mention":  # one trace per stage
+            mention.update(zip(trace.y, trace.x))
+    assert len(mention) == len(tables.themes)
+    for name, count in mention.items():
         topic = int(name.split(":")[0][1:])
         assert count == modelled.loc[modelled["topic"] == topic, "speaker_id"].nunique()
-    assert list(mention["x"]) == sorted(mention["x"])  # sorted bars
+    order = list(fig.layout.yaxis.categoryarray)  # top to bottom: most mentioned first
+    assert sorted(order) == sorted(mention) and [mention[n] for n in order] == sorted(mention.values(), reverse=True)
     co = theme_cooccurrence_figure(tables).to_dict()["data"][0]
     topics = [int(x.split(":")[0][1:]) for x in co["x"]]
     people = {t: set(modelled.loc[modelled["topic"] == t, "speaker_id"]) for t in topics}
@@ -86,14 +104,14 @@ def test_stage_distribution_counts(run):
     for trace in data:
         kind = trace["name"].split(",")[0]
         wants_unsure = "uncertain" in trace["name"]
-        for stage, count in zip(tables.stage_names, trace["y"]):
+        for stage, count in zip(tables.stage_names, trace["x"]):
             expected = sum(
                 1
                 for st, k, u in zip(predictions["stages"], predictions["kind"], unsure)
                 if stage in st.split(";") and k == kind and u == wants_unsure
             )
             assert count == expected
-    total = sum(sum(trace["y"]) for trace in data)
+    total = sum(sum(trace["x"]) for trace in data)
     assert total == sum(len([s for s in st.split(";") if s]) for st in predictions["stages"])
 
 

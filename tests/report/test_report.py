@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from html import escape
 from io import StringIO
 
@@ -13,44 +12,15 @@ import pandas as pd
 import pytest
 from plotly.offline import get_plotlyjs, get_plotlyjs_version
 
-from analysis import load_config
-from analysis.report import run_report
-from conftest import ROOT, SAMPLE, SAMPLE_CODES, sample_settings, write_config
+from conftest import ROOT, XSS
 
 pytestmark = pytest.mark.slow
-XSS = ("<script>alert(1)</script>", "<img src=x onerror=alert(1)>")
-XSS_ANSWER = (
-    f"Once our scraped training data contained {XSS[0]} and {XSS[1]} inside product descriptions, "
-    "so now the data validation step rejects any markup in text fields before training the model."
-)
+PROGRESS = re.compile(r"^\s*Batches \d+/\d+ \(\d+%\)")
 
 
-@pytest.fixture(scope="module")
-def report(tmp_path_factory):
-    base = tmp_path_factory.mktemp("run")
-    settings = sample_settings()
-    shutil.copytree(SAMPLE, base / "sample")
-    # a transcript line carrying markup must show as text everywhere and run nothing
-    first = base / "sample" / "Interview 101.txt"
-    title, rest = first.read_text(encoding="utf-8").split("\n", 1)
-    first.write_text(
-        f"{title}\nInterviewer 1: Anything about scraped data?\nInterviewee: {XSS_ANSWER}\n{rest}", encoding="utf-8"
-    )
-    settings["paths"] = {
-        "transcripts": "sample",
-        "reference_codes": str(SAMPLE_CODES),
-        "processed": str(base / "processed"),
-        "reports": str(base / "reports"),
-        "notebooks": str(ROOT / "notebooks"),
-        "theme_labels": str(base / "theme_labels.json"),
-    }
-    config = write_config(base, settings)
-    mp = pytest.MonkeyPatch()
-    mp.setenv("ANALYSIS_CONFIG", str(config))  # the notebooks' kernels read the same file
-    cfg = load_config(config)
-    rendered = run_report(cfg, log=lambda *_: None)
-    yield cfg, rendered
-    mp.undo()
+@pytest.fixture
+def report(sample_report):
+    return sample_report
 
 
 NOTEBOOKS = [
@@ -63,6 +33,8 @@ NOTEBOOKS = [
     "07_explore_themes",
     "08_export",
     "09_review",
+    "10_codebook",
+    "11_methods",
 ]
 
 
@@ -196,31 +168,6 @@ def test_stage_theme_agreement_and_export_notebooks(report):
 CHROMIUM = "/usr/bin/chromium"
 
 
-@pytest.fixture(scope="module")
-def browser():
-    import os
-
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} not installed (make test installs Debian's chromium when run as root)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield b
-        b.close()
-
-
 def _expected_traces(executed) -> list[int]:
     import nbformat
 
@@ -296,3 +243,36 @@ def test_index_summaries_are_plain_text(report):
     cfg, _ = report
     index = (cfg.paths.reports / "index.html").read_text()
     assert "**" not in index and "`" not in index
+
+
+TABLE_NOTEBOOKS = ["01_load_transcripts", "02_embed_answers", "06_agreement", "07_explore_themes", "08_export",
+                   "09_review"]
+
+
+def test_tables_and_sentences_not_raw_python_values(report):
+    cfg, _ = report
+    for name in TABLE_NOTEBOOKS:
+        executed = nbformat.read(str(cfg.paths.reports / "executed" / f"{name}.ipynb"), as_version=4)
+        for cell in executed.cells:
+            for output in cell.get("outputs", []):
+                # no print()s, and every value shown is a table, a sentence, a chart or a widget, never a repr
+                # (the embedding's progress lines are streams; the page leaves them out)
+                if output["output_type"] == "stream":
+                    lines = [ln for ln in re.split(r"[\r\n]+", output["text"]) if ln.strip()]
+                    assert all(PROGRESS.match(ln) for ln in lines), (name, cell.source, output["text"])
+                    continue
+                if output["output_type"] in ("execute_result", "display_data"):
+                    assert set(output["data"]) - {"text/plain"}, (name, cell.source, output["data"])
+        page = (cfg.paths.reports / f"{name}.html").read_text(encoding="utf-8")
+        assert not re.search(r"Batches \d+/\d+", page), name  # progress is for the terminal, not the page
+        # a line break inside a cell is a line break, not a literal backslash-n
+        assert not re.search(r"<td[^>]*>[^<]*\\n", page), name
+        # no index column beside the table's own first column
+        assert '<th class="blank level0"' not in page and 'class="row_heading' not in page, name
+    export = (cfg.paths.reports / "08_export.html").read_text(encoding="utf-8")
+    assert "{&#x27;qdpx&#x27;" not in export and "{'qdpx'" not in export
+    files = next(t for t in pd.read_html(StringIO(export)) if "file" in t.columns)
+    assert {"study.qdpx", "codebook.qdc", "coded_segments.csv", "interviewee_by_theme.csv"} <= set(files["file"])
+    agreement = pd.read_html(StringIO((cfg.paths.reports / "06_agreement.html").read_text(encoding="utf-8")))
+    per_interview = next(t for t in agreement if "interview" in t.columns and "macro_f1" in t.columns)
+    assert per_interview["interview"].astype(str).tolist() == ["101", "102", "103", "104", "105", "106"]

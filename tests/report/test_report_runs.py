@@ -1,9 +1,13 @@
-"""How a report run ends: the settings file reaches every notebook, a failed run keeps the
-last complete pages, a corpus without topics still renders."""
+"""How a report run goes and ends: the settings file reaches every notebook, the run prints
+its progress, pages show one clean notebook (no parameters cells, numbered cells), a failed
+run keeps the last complete pages and shows where it stopped, a corpus without topics still
+renders."""
 
 from __future__ import annotations
 
 import json
+import re
+import shutil
 
 import nbformat
 import pandas as pd
@@ -19,7 +23,7 @@ from analysis.report import (
     theme_heatmap_figure,
     topic_stage_figure,
 )
-from conftest import ROOT, sample_settings, write_config
+from conftest import ROOT, SAMPLE, sample_settings, write_config
 
 ANSWERS = [
     "We had missing values in the sensor data and spent weeks cleaning the pipelines before training.",
@@ -55,6 +59,11 @@ def _notebook(path, title: str, code: str) -> None:
     nb.cells = [nbformat.v4.new_markdown_cell(f"# {title}\n\nWhat it shows."), params, nbformat.v4.new_code_cell(code)]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, str(path))
+
+
+def prompts(page: str) -> list[str]:
+    """The input prompts of a rendered page, in order ("1", "2", " ")."""
+    return re.findall(r'class="jp-InputPrompt jp-InputArea-prompt">In(?:&nbsp;|\s)\[(.*?)\]:', page)
 
 
 def test_charts_without_themes_say_why():
@@ -105,11 +114,15 @@ def test_the_settings_file_reaches_the_notebooks_and_a_failed_run_keeps_the_last
     assert "processed: processed" in first_page  # the notebook loaded this settings file
 
     _notebook(notebooks / "02_fail.ipynb", "Fail", "raise ValueError('boom in the second notebook')")
-    with pytest.raises(AnalysisError, match=r"02_fail.ipynb, cell \d+: ValueError: boom"):
+    with pytest.raises(AnalysisError, match=r"02_fail.ipynb, cell 1: ValueError: boom"):
         run_report(cfg, log=lambda *_: None, config_path=config)
     assert (reports / "01_show.html").read_text() == first_page  # the last complete pages stay
     assert not (reports / "02_fail.html").exists()
-    assert "boom in the second notebook" in (reports / "failed" / "02_fail.html").read_text()
+    failed_page = (reports / "failed" / "02_fail.html").read_text()
+    assert "boom in the second notebook" in failed_page and "Traceback" not in first_page
+    # papermill's note names the failed cell by its number on this page (1: the parameters are not shown)
+    assert prompts(failed_page) == ["1"] and "In [1]</a>" in failed_page
+    assert failed_page.index('id="papermill-error-cell"') < failed_page.index("ValueError")
     index = (reports / "index.html").read_text()
     assert "The last run failed" in index and 'href="failed/02_fail.html"' in index
     assert 'href="01_show.html"' in index
@@ -121,26 +134,93 @@ def test_the_settings_file_reaches_the_notebooks_and_a_failed_run_keeps_the_last
     assert json.loads((cfg.paths.processed / "run.json").read_text())["transcripts"] == str(cfg.paths.transcripts)
 
 
-@pytest.mark.slow
-def test_a_corpus_without_topics_renders_every_notebook(tmp_path):
-    base = tmp_path / "project"
-    three_transcripts(tmp_path / "tiny corpus")
-    settings = sample_settings(
-        transcripts=str(tmp_path / "tiny corpus"),
-        processed=str(tmp_path / "processed"),
-        reports=str(tmp_path / "reports"),
-        notebooks=str(ROOT / "notebooks"),
-        theme_labels=str(tmp_path / "theme_labels.json"),
+def test_a_run_prints_its_progress_and_a_page_shows_the_notebook_clean(tiny_project, capfd):
+    cfg, config, notebooks = tiny_project
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("config_path = None  # DEFAULTS\ntranscripts_dir = None")
+    params.metadata["tags"] = ["parameters"]
+    setup = nbformat.v4.new_code_cell("from analysis.report import setup_notebook\n\nsetup_notebook()")
+    setup.metadata["tags"] = ["hide-input"]  # no output: nothing of it on the page
+    counting = nbformat.v4.new_code_cell(
+        "from tqdm import tqdm as std_tqdm\nfrom tqdm.auto import tqdm\n\n"
+        "for _ in tqdm(range(1200), desc='counting'):\n    pass\n"
+        "for _ in std_tqdm(range(7), desc='library'):\n    pass\nprint('counted')"
     )
+    quiet = nbformat.v4.new_code_cell("x = 41")
+    quiet.outputs = [nbformat.v4.new_output("stream", name="stdout", text="SAVED IN THE SOURCE\n")]
+    quiet.execution_count = 9  # a session's output saved in the source notebook
+    hidden = nbformat.v4.new_code_cell("print('internal')")
+    hidden.metadata["tags"] = ["remove-cell"]
+    nb.cells = [nbformat.v4.new_markdown_cell("# Page\n\nA clean page."), params, setup, counting, quiet, hidden,
+                nbformat.v4.new_code_cell("x + 1")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, str(notebooks / "01_page.ipynb"))
+    lines: list[str] = []
+    run_report(cfg, log=lines.append, config_path=config)
+
+    assert lines[0] == "[1/1] running 01_page.ipynb ..."
+    assert re.fullmatch(r"\[1/1\] 01_page\.html rendered in \d+\.\d s", lines[-1])
+    progress = [ln for ln in lines if "counting" in ln]  # the bar as plain lines, first and last state
+    assert re.fullmatch(r" {4}counting 0/1200 \(0%\), 00:00 elapsed, .* left", progress[0])
+    assert re.fullmatch(r" {4}counting 1200/1200 \(100%\), 00:00 elapsed, 00:00 left", progress[-1])
+    assert "    counted" in lines
+    assert any(re.fullmatch(r" {4}library: 100%\|.+\| 7/7 \[.*\]", ln) for ln in lines)  # a library's own bar
+    assert "without encryption" not in capfd.readouterr().err  # the kernel's warning, once per notebook before
+
+    page = (cfg.paths.reports / "01_page.html").read_text()
+    assert "DEFAULTS" not in page and "# Parameters" not in page and "config/settings.yaml" not in page
+    assert "counted" in page and "1200/1200" not in page and "7/7" not in page  # progress: the run's, not the page's
+    assert "SAVED IN THE SOURCE" not in page and "internal" not in page and "setup_notebook" not in page
+    assert prompts(page) == ["1", "2", "3"]  # counting, quiet, x + 1
+    assert len(re.findall(r'<div class="jp-Cell jp-CodeCell', page)) == 3 and "<pre>42" in page
+
+
+def test_a_real_notebook_has_no_parameters_cell_on_its_page(tmp_path):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    shutil.copy(ROOT / "notebooks" / "01_load_transcripts.ipynb", notebooks)
+    settings = sample_settings(transcripts=str(SAMPLE), processed=str(tmp_path / "processed"),
+                               reports=str(tmp_path / "reports"), notebooks=str(notebooks))
     settings["paths"]["reference_codes"] = None
-    settings["topics"].update({"min_cluster_size": 13, "outlier_threshold": 1.0})  # what a tiny corpus gives
-    config = write_config(base, settings)
+    config = write_config(tmp_path, settings)
     cfg = load_config(config)
-    rendered = run_report(cfg, log=lambda *_: None, config_path=config)
-    notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    assert [r.notebook.name for r in rendered] == [p.name for p in notebooks]
-    info = pd.read_parquet(tmp_path / "processed" / "topic_info.parquet")
-    assert info["topic"].tolist() == [-1]  # really no topic
-    assert "No topics" in (tmp_path / "reports" / "03_topic_model.html").read_text()
-    assert "No themes" in (tmp_path / "reports" / "05_themes.html").read_text()
-    assert (tmp_path / "processed" / "export" / "study.qdpx").is_file()  # notebook 08 used this config
+    run_report(cfg, log=lambda *_: None, config_path=config)
+    executed = nbformat.read(str(tmp_path / "reports" / "executed" / "01_load_transcripts.ipynb"), as_version=4)
+    tags = [t for c in executed.cells for t in c.metadata.get("tags", [])]
+    assert tags.count("parameters") == 1 and tags.count("injected-parameters") == 1  # both ran
+    page = (tmp_path / "reports" / "01_load_transcripts.html").read_text()
+    assert "transcripts_dir = None" not in page and "# Parameters" not in page
+    assert str(SAMPLE) not in page and "../" not in page
+    numbers = prompts(page)
+    assert numbers == [str(k) for k in range(1, len(numbers) + 1)]
+    index = (tmp_path / "reports" / "index.html").read_text()
+    assert "Corpus: <code>sample</code>" in index  # outside the project: the folder's name, no walk up
+
+
+@pytest.mark.slow
+def test_a_real_run_prints_the_embedding_progress(tmp_path):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    for name in ("01_load_transcripts.ipynb", "02_embed_answers.ipynb"):
+        shutil.copy(ROOT / "notebooks" / name, notebooks)
+    settings = sample_settings(transcripts=str(SAMPLE), processed=str(tmp_path / "processed"),
+                               reports=str(tmp_path / "reports"), notebooks=str(notebooks))
+    settings["paths"]["reference_codes"] = None
+    settings["embedding"]["batch_size"] = 8  # several batches on the sample's answers
+    config = write_config(tmp_path, settings)
+    lines: list[str] = []
+    run_report(load_config(config), log=lines.append, config_path=config)
+
+    starts = [ln for ln in lines if re.fullmatch(r"\[\d/2\] running \S+\.ipynb \.\.\.", ln)]
+    ends = [re.fullmatch(r"\[(\d)/2\] (\S+)\.html rendered in (\d+\.\d) s", ln) for ln in lines]
+    assert len(starts) == 2 and [m.group(2) for m in ends if m] == ["01_load_transcripts", "02_embed_answers"]
+    progress = [re.fullmatch(r" {4}(\w+) (\d+)/(\d+) \((\d+)%\), \S+ elapsed, \S+ left", ln) for ln in lines]
+    done = [(int(m.group(2)), int(m.group(3))) for m in progress if m]
+    assert done, "no progress line: notebook 02 must run embed_step with its progress bar (show_progress)"
+    assert done[0][0] == 0 and done[-1][0] == done[-1][1] > 1  # from the first batch to the last
+    assert [n for n, _ in done] == sorted(n for n, _ in done)
+    assert lines.index(starts[1]) < lines.index(next(ln for ln in lines if progress[lines.index(ln)]))
+    page = (tmp_path / "reports" / "02_embed_answers.html").read_text()
+    assert f"{done[-1][1]}/{done[-1][1]} (100%)" not in page
+
+

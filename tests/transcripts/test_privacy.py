@@ -236,7 +236,8 @@ def test_reference_corpus_introductions(tmp_path):
 
 @pytest.mark.slow
 def test_a_planted_name_reaches_no_report_page(tmp_path):
-    """Every notebook run on the planted corpus: no page, executed notebook or table holds it."""
+    """Every notebook run on the planted corpus: no page, executed notebook or table holds
+    it. (The corpus is too small for topics: every notebook must render that too.)"""
     from analysis.report import run_report
     from conftest import ROOT
 
@@ -247,9 +248,17 @@ def test_a_planted_name_reaches_no_report_page(tmp_path):
         notebooks=str(ROOT / "notebooks"), review_codes=str(tmp_path / "review"),
     )
     settings["privacy"] = {"keep_names": False, "names": [LAST]}
+    # what a corpus this small gives: no topic (the pages must still render and say so)
+    settings["topics"].update({"min_cluster_size": 13, "outlier_threshold": 1.0})
     config = write_config(tmp_path, settings)
     rendered = run_report(load_config(config), config_path=config, log=lambda *_: None)
     pages = {p.name for p in (tmp_path / "reports").glob("*.html")}
+    notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert [r.notebook.name for r in rendered] == [p.name for p in notebooks]
     assert {r.html.name for r in rendered} <= pages and "index.html" in pages
+    assert pd.read_parquet(tmp_path / "processed" / "topic_info.parquet")["topic"].tolist() == [-1]  # no topic
+    assert "No topics" in (tmp_path / "reports" / "03_topic_model.html").read_text()
+    assert "No themes" in (tmp_path / "reports" / "05_themes.html").read_text()
+    assert (tmp_path / "processed" / "export" / "study.qdpx").is_file()  # notebook 08 used this config
     assert _leaks(tmp_path / "reports") == []
     assert _leaks(tmp_path / "processed") == []

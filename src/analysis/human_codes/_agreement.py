@@ -195,7 +195,7 @@ def predicted_labels(predictions: pd.DataFrame, answers: pd.DataFrame) -> dict[s
 
 def _summaries(reference: HumanCodes) -> tuple[list[dict], list[str]]:
     docs = reference.documents
-    without = sorted(docs.loc[~docs["has_codes"], "source_file"].tolist())
+    without = natural_sorted(docs.loc[~docs["has_codes"], "source_file"].tolist())
     return docs[docs["has_codes"]].to_dict("records"), without
 
 

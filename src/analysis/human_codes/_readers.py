@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import functools
 import hashlib
 import io
 import json
@@ -42,6 +43,7 @@ MARGIN_SHARE = 0.05  # top and bottom 5% of a page hold Delve's header and foote
 TAG_SIZE_RATIO = 0.85  # tags are drawn in a type at most 85% of the body size
 TITLE_SIZE_RATIO = 1.4  # the interview title is drawn larger than the body
 TAG_GAP_PT = 6.0  # tags on one line are further apart than words in a tag
+MAX_CSV_MB = 20.0  # a codes CSV larger than this is refused before it is read (as ingest.max_text_mb)
 
 
 @dataclass
@@ -353,12 +355,14 @@ def read_codes_folder(
     keep_names: bool = False,
     stage_names: dict[str, str] | None = None,
     cache_dir: str | Path | None = None,
+    max_csv_mb: float = MAX_CSV_MB,
 ) -> HumanCodes:
     """Read every Delve PDF (and ``*.csv`` code table, ``.qdpx`` project) in ``folder`` and
     align it to ``turns`` (the loaded transcripts of the same interviews).
 
     Args:
         cache_dir: where Delve prints already read are kept (see :func:`read_delve_pdf`).
+        max_csv_mb: a codes CSV larger than this is refused, unread (``ingest.max_text_mb``).
 
     Raises:
         AnalysisError: no code files, or a file's interview is not among ``turns``.
@@ -377,7 +381,7 @@ def read_codes_folder(
                 rows, docs = _qdpx_documents(path, turns, code_map, stage_names or {}, keep_names)
             elif path.suffix.lower() == ".csv":
                 known = set(stage_names or {}) | _mapped_stages(code_map)
-                rows, docs = _read_codes_csv(path, turns, code_map, keep_names, known)
+                rows, docs = _read_codes_csv(path, turns, code_map, keep_names, known, max_mb=max_csv_mb)
             else:
                 doc = read_delve_pdf(path, cache_dir)
                 interview = turns[turns["interview_id"] == doc.interview_id].sort_values("turn_index")
@@ -428,11 +432,31 @@ def _classify_csv_code(code: str, code_map: CodeMap, stage_ids: set[str]) -> tup
     return code_map.classify(code)
 
 
-def _read_csv_table(path: Path) -> pd.DataFrame:
-    """A codes CSV as text cells, refused with the file and line named when it is not
-    UTF-8 text, empty, or has a column twice in its header (pandas would rename the
+def _read_csv_table(path: Path, max_mb: float = MAX_CSV_MB) -> tuple[pd.DataFrame, list[int]]:
+    """A codes CSV as text cells, and the physical line where each of its rows starts (a
+    quoted cell may hold line breaks), refused with the file and line named when it is
+    not UTF-8 text, empty, or has a column twice in its header (pandas would rename the
     second ``code`` to ``code.1`` and its codes would be lost)."""
+    text = _csv_text(path, max_mb)
+    _check_csv_header(path, text)
+    starts = _record_lines(text)
     try:
+        table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise TranscriptError(path, f"not a readable CSV ({exc})", _parser_error_line(str(exc), starts)) from None
+    return table, _row_lines(text, starts, len(table))
+
+
+def _csv_text(path: Path, max_mb: float) -> str:
+    """The file's text (UTF-8, with or without a byte-order mark), NUL-free, at most ``max_mb``."""
+    try:
+        size = path.stat().st_size
+        if size > max_mb * 1024 * 1024:  # a table of ~20 bytes a row takes ~100 times its size in memory
+            raise TranscriptError(
+                path,
+                f"larger than the limit of {max_mb:g} MB for a codes CSV (ingest.max_text_mb); "
+                "split it into several files (one per interview or coder)",
+            )
         raw = path.read_bytes()
     except OSError as exc:
         raise TranscriptError(path, f"cannot be read ({exc.strerror or exc})") from None
@@ -444,6 +468,11 @@ def _read_csv_table(path: Path) -> pd.DataFrame:
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise TranscriptError(path, "holds NUL bytes (a binary file?); save the codes as a UTF-8 CSV", line)
+    return text
+
+
+def _check_csv_header(path: Path, text: str) -> None:
+    """Refuse an empty file and a header naming one column twice."""
     try:
         header = next(csv.reader(io.StringIO(text)), [])
     except csv.Error as exc:
@@ -460,11 +489,52 @@ def _read_csv_table(path: Path) -> pd.DataFrame:
             "(a second code of a turn goes on a row of its own)",
             1,
         )
+
+
+def _record_lines(text: str) -> list[tuple[int, bool]]:
+    """(physical line where it starts, blank) of each CSV record, the header's first; a
+    record whose quoted cells hold line breaks spans several lines. Stops at a record
+    that cannot be read (an unclosed quote), which is listed.
+
+    Example:
+        >>> _record_lines('a,b\\n1,"two\\nlines"\\n\\n3,x\\n')
+        [(1, False), (2, False), (4, True), (5, False)]
+    """
+    reader = csv.reader(io.StringIO(text, newline=""))  # newline="": CR, LF and CRLF end a line, as for pandas
+    limit = csv.field_size_limit(max(len(text) + 1, csv.field_size_limit()))  # a long cell is no error here
+    starts: list[tuple[int, bool]] = []
+    end = 0
     try:
-        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        where = re.search(r"line (\d+)", str(exc))
-        raise TranscriptError(path, f"not a readable CSV ({exc})", int(where.group(1)) if where else None) from None
+        for record in reader:
+            # pandas skips blank and whitespace-only lines (skip_blank_lines)
+            starts.append((end + 1, not record or (len(record) == 1 and not record[0].strip())))
+            end = reader.line_num
+    except csv.Error:
+        starts.append((end + 1, False))
+    finally:
+        csv.field_size_limit(limit)
+    return starts
+
+
+def _row_lines(text: str, starts: list[tuple[int, bool]], rows: int) -> list[int]:
+    """The physical line of each of the ``rows`` data rows pandas read (the records after
+    the header, blank ones skipped); falls back to one line per row if the two readers
+    disagree on the rows (never seen: they share the quoting rules)."""
+    lines = [line for line, blank in starts[1:] if not blank]
+    return lines if len(lines) == rows else list(range(2, rows + 2))
+
+
+def _parser_error_line(message: str, starts: list[tuple[int, bool]]) -> int | None:
+    """The physical line of the record pandas could not read: it counts records, not lines
+    (``Expected 3 fields in line 5``: the fifth record; ``EOF inside string starting at
+    row 3``: the record after the third)."""
+    record = re.search(r"in line (\d+)", message)
+    index = int(record.group(1)) - 1 if record else None
+    row = re.search(r"starting at row (\d+)", message)
+    index = int(row.group(1)) if row else index
+    if index is None:
+        return None
+    return starts[index][0] if 0 <= index < len(starts) else index + 1
 
 
 # Words of a code file's name that say nothing about a person (`codes.csv`, `review_log_2.csv`).
@@ -488,75 +558,130 @@ def _csv_source_name(path: Path, keep_names: bool) -> str:
 
 
 def _read_codes_csv(
-    path: Path, turns: pd.DataFrame, code_map: CodeMap, keep_names: bool, stage_ids: set[str] = frozenset()
+    path: Path,
+    turns: pd.DataFrame,
+    code_map: CodeMap,
+    keep_names: bool,
+    stage_ids: set[str] = frozenset(),
+    max_mb: float = MAX_CSV_MB,
 ):
     """``interview_id, turn_index or text, code`` (one row per code); an optional
     ``coder`` column. A row naming a text is matched to the turn with that exact
-    (whitespace-normalised) text. A code equal to a stage id is that stage.
+    (whitespace-normalised) text. A code equal to a stage id is that stage. A problem
+    names the physical line where its row starts (a quoted cell may span lines).
 
     A review log (a ``time`` column, or a ``none`` code) lists its units: exactly the
     turns decided (``none``: no stage), not a range; ``skip`` rows are no decision, and
     rows of a turn decided again later are ``superseded``.
     """
-    table = _read_csv_table(path)
+    table, lines = _read_csv_table(path, max_mb)
+    columns = _csv_columns(path, table)
+    coder_ids: dict[str, str] = {}  # name -> coder-N, in order of appearance (privacy)
+    source_name = _csv_source_name(path, keep_names)
+    interviews = _interviews(turns)
+    classify = functools.lru_cache(maxsize=None)(lambda code: _classify_csv_code(code, code_map, stage_ids))
+    code_rows = [
+        _csv_code_row(path, row, line, columns, interviews, classify, keep_names, coder_ids, source_name)
+        for line, row in zip(lines, table.to_dict("records"))
+    ]
+    listed = "time" in columns or any(r["status"] == NONE_CODE for r in code_rows)
+    if listed and "time" in columns and code_rows:
+        _mark_superseded(code_rows, table[columns["time"]].tolist())
+    return code_rows, _csv_documents(code_rows, source_name, listed)
+
+
+def _csv_columns(path: Path, table: pd.DataFrame) -> dict[str, str]:
+    """Lower-cased column name -> the header's spelling; the required columns must be there."""
     columns = {c.strip().lower(): c for c in table.columns}
     if "interview_id" not in columns or "code" not in columns or not ({"turn_index", "text"} & set(columns)):
         raise TranscriptError(path, "expected columns interview_id, turn_index (or text), code", 1)
-    code_rows, by_doc = [], {}
-    coder_ids: dict[str, str] = {}  # name -> coder-N, in order of appearance (privacy)
-    source_name = _csv_source_name(path, keep_names)
-    for line, row in enumerate(table.to_dict("records"), start=2):
-        interview_id = str(row[columns["interview_id"]]).strip()
-        interview = turns[turns["interview_id"] == interview_id]
-        if interview.empty:
-            raise TranscriptError(path, f"interview {interview_id!r} is not among the loaded transcripts", line)
-        if "turn_index" in columns and str(row[columns["turn_index"]]).strip():
-            try:
-                turn_index = int(row[columns["turn_index"]])
-            except ValueError:
-                raise TranscriptError(
-                    path, f"turn_index {row[columns['turn_index']]!r} is not a number", line
-                ) from None
-            if turn_index not in set(interview["turn_index"]):
-                raise TranscriptError(path, f"interview {interview_id} has no turn {turn_index}", line)
-        else:
-            wanted = " ".join(str(row[columns["text"]]).split())
-            hits = interview[interview["text"].map(lambda t: " ".join(t.split())) == wanted]
-            if hits.empty:
-                raise TranscriptError(path, f"no turn of interview {interview_id} has this text: {wanted[:60]!r}", line)
-            turn_index = int(hits["turn_index"].iloc[0])
-        code = str(row[columns["code"]]).strip()
-        coder = str(row[columns["coder"]]).strip() if "coder" in columns else path.stem
-        if not keep_names:  # a coder column, or a file named after its coder, holds a name
-            coder = coder_ids.setdefault(coder.casefold(), f"coder-{len(coder_ids) + 1}")
-        stage, kind, status = _classify_csv_code(code, code_map, stage_ids)
-        code_rows.append(
-            {
-                "interview_id": interview_id,
-                "coder": coder,
-                "source_file": source_name,
-                "turn_index": turn_index,
-                "pdf_turn": None,
-                "speaker": None,
-                "code": code,
-                "stage": stage,
-                "kind": kind,
-                "status": status,
-            }
-        )
-    listed = "time" in columns or any(r["status"] == NONE_CODE for r in code_rows)
-    if listed and "time" in columns and code_rows:
-        decisions = pd.DataFrame(
-            {
-                "turn_id": [f"{r['interview_id']}|{r['turn_index']}" for r in code_rows],
-                "coder": [r["coder"] for r in code_rows],
-                "time": table[columns["time"]].tolist(),
-                "code": [r["code"] for r in code_rows],
-            }
-        )
-        for r, latest in zip(code_rows, latest_decision_rows(decisions)):
-            if not latest and r["status"] != SKIP_CODE:
-                r["status"] = "superseded"  # the turn was decided again later: that decision counts
+    return columns
+
+
+def _interviews(turns: pd.DataFrame) -> dict:
+    """interview id -> (its turn indexes, its whitespace-normalised texts -> first turn
+    index): looked up once per row of a codes CSV (a filter per row was quadratic)."""
+    out = {}
+    for interview_id, interview in turns.groupby("interview_id", sort=False):
+        texts: dict[str, int] = {}
+        for text, index in zip(interview["text"], interview["turn_index"]):
+            texts.setdefault(" ".join(text.split()), int(index))
+        out[interview_id] = (set(interview["turn_index"]), texts)
+    return out
+
+
+def _csv_turn(path: Path, row: dict, line: int, columns: dict[str, str], interviews: dict) -> tuple[str, int]:
+    """(interview id, turn index) a row codes: its ``turn_index``, else the turn with its ``text``."""
+    interview_id = str(row[columns["interview_id"]]).strip()
+    if interview_id not in interviews:
+        raise TranscriptError(path, f"interview {interview_id!r} is not among the loaded transcripts", line)
+    indexes, texts = interviews[interview_id]
+    if "turn_index" in columns and str(row[columns["turn_index"]]).strip():
+        try:
+            turn_index = int(row[columns["turn_index"]])
+        except ValueError:
+            raise TranscriptError(path, f"turn_index {row[columns['turn_index']]!r} is not a number", line) from None
+        if turn_index not in indexes:
+            raise TranscriptError(path, f"interview {interview_id} has no turn {turn_index}", line)
+        return interview_id, turn_index
+    wanted = " ".join(str(row[columns["text"]]).split())
+    if wanted not in texts:
+        raise TranscriptError(path, f"no turn of interview {interview_id} has this text: {wanted[:60]!r}", line)
+    return interview_id, texts[wanted]
+
+
+def _csv_code_row(
+    path: Path,
+    row: dict,
+    line: int,
+    columns: dict[str, str],
+    interviews: dict,
+    classify,
+    keep_names: bool,
+    coder_ids: dict[str, str],
+    source_name: str,
+) -> dict:
+    """One row of the codes table (see ``CODE_COLUMNS``) from one CSV row (``classify``:
+    code -> stage, kind, status); ``coder_ids`` collects the pseudonymous coder ids given so far."""
+    interview_id, turn_index = _csv_turn(path, row, line, columns, interviews)
+    code = str(row[columns["code"]]).strip()
+    coder = str(row[columns["coder"]]).strip() if "coder" in columns else path.stem
+    if not keep_names:  # a coder column, or a file named after its coder, holds a name
+        coder = coder_ids.setdefault(coder.casefold(), f"coder-{len(coder_ids) + 1}")
+    stage, kind, status = classify(code)
+    return {
+        "interview_id": interview_id,
+        "coder": coder,
+        "source_file": source_name,
+        "turn_index": turn_index,
+        "pdf_turn": None,
+        "speaker": None,
+        "code": code,
+        "stage": stage,
+        "kind": kind,
+        "status": status,
+    }
+
+
+def _mark_superseded(code_rows: list[dict], times: list[str]) -> None:
+    """In a review log, mark the rows of a turn decided again later ``superseded`` (the
+    later decision counts); ``skip`` rows stay as they are."""
+    decisions = pd.DataFrame(
+        {
+            "turn_id": [f"{r['interview_id']}|{r['turn_index']}" for r in code_rows],
+            "coder": [r["coder"] for r in code_rows],
+            "time": times,
+            "code": [r["code"] for r in code_rows],
+        }
+    )
+    for r, latest in zip(code_rows, latest_decision_rows(decisions)):
+        if not latest and r["status"] != SKIP_CODE:
+            r["status"] = "superseded"
+
+
+def _csv_documents(code_rows: list[dict], source_name: str, listed: bool) -> list[dict]:
+    """One summary row (see ``DOC_COLUMNS``) per interview and coder of a codes CSV."""
+    by_doc: dict[tuple[str, str], list[tuple[int, str]]] = {}
     for r in code_rows:
         by_doc.setdefault((r["interview_id"], r["coder"]), []).append((r["turn_index"], r["status"]))
     docs = []
@@ -579,4 +704,4 @@ def _read_codes_csv(
                 "units": "listed" if listed else "range",
             }
         )
-    return code_rows, docs
+    return docs

@@ -15,22 +15,49 @@ from ._charts import (
     topic_stage_figure,
     words_by_role_figure,
 )
+from ._codebook import Codebook, codebook, codebook_for, stage_exemplars
 from ._explorer import ThemeExplorer
-from ._notebook import setup_notebook
+from ._figures import FigureSet, figure_size, paper_figures, prepare_figure_folder, write_figures
+from ._methods import REFERENCE_HUMAN_AGREEMENT, agreement_without_codes, human_agreement_sentence, methods_summary
+from ._notebook import setup_notebook, strip_notebook, strip_notebook_on_save
 from ._render import run_report
 from ._review import ReviewWidget
+from ._static_explorer import explorer_rows, static_explorer
 from ._tables import (
     agreement_by_interview,
+    files_table,
     headline_table,
+    key_value_table,
+    list_table,
+    note,
+    show_table,
     stage_summary,
     taxonomy_table,
     topic_stage_table,
     topic_table,
 )
-from ._themes import ThemeTables, saturation_milestones, saturation_table, stage_quotes, theme_tables, theme_tables_for
+from ._themes import (
+    SET_ASIDE,
+    ThemeTables,
+    best_excerpt,
+    quote_clarity,
+    saturation_milestones,
+    saturation_table,
+    stage_quotes,
+    theme_quotes,
+    theme_tables,
+    theme_tables_for,
+)
 from ._topic_charts import document_map, topic_barchart, topic_hierarchy, topics_per_interviewee
 
 __all__ = [
+    "explorer_rows",
+    "files_table",
+    "key_value_table",
+    "list_table",
+    "note",
+    "show_table",
+    "static_explorer",
     "ReviewWidget",
     "ThemeExplorer",
     "ThemeTables",
@@ -44,6 +71,8 @@ __all__ = [
     "saturation_milestones",
     "saturation_table",
     "setup_notebook",
+    "strip_notebook",
+    "strip_notebook_on_save",
     "stage_by_interviewee_figure",
     "stage_distribution_figure",
     "stage_quotes",
@@ -60,4 +89,21 @@ __all__ = [
     "topic_table",
     "topics_per_interviewee",
     "words_by_role_figure",
+    "FigureSet",
+    "figure_size",
+    "paper_figures",
+    "prepare_figure_folder",
+    "write_figures",
+    "Codebook",
+    "REFERENCE_HUMAN_AGREEMENT",
+    "SET_ASIDE",
+    "agreement_without_codes",
+    "best_excerpt",
+    "codebook",
+    "codebook_for",
+    "human_agreement_sentence",
+    "methods_summary",
+    "quote_clarity",
+    "stage_exemplars",
+    "theme_quotes",
 ]

@@ -7,7 +7,9 @@ import json
 import os
 import re
 import shutil
+import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from .._last_run import record_run
 from ..config import CONFIG_ENV, DEFAULT_CONFIG, Config
 from ..errors import AnalysisError
 from ..pipeline import preflight, read_corpus
+from ._notebook import REPORT_ENV
 
 NOTEBOOK_RE = re.compile(r"^\d{2}_[\w-]+\.ipynb$")
 
@@ -55,9 +58,102 @@ def _relative(path: Path, start: Path) -> str:
     return os.path.relpath(Path(path).resolve(), start.resolve())
 
 
-def render_html(executed: Path, out_html: Path) -> None:
-    """Render an executed notebook to standalone HTML: cells tagged ``hide-input`` show
-    only their output, ``remove-cell`` cells are left out."""
+def _shown_path(path: Path, root: Path) -> str:
+    """``path`` relative to the project when inside it; else the folder's own name: a
+    page never walks up the machine's folders."""
+    path, root = Path(path).resolve(), Path(root).resolve()
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+
+
+# Cells a page leaves out: the parameters' defaults and papermill's injected values (the
+# index names the corpus), and cells tagged ``remove-cell``.
+REMOVED_CELL_TAGS = {"remove-cell", "parameters", "injected-parameters"}
+HIDDEN_INPUT_TAGS = {"hide-input"}
+PAPERMILL_ERROR_TAG = "papermill-error-cell-tag"
+# A progress line: the plain one of ``setup_notebook`` under ``make report``, or tqdm's usual
+# bar (a library's own tqdm); printed by the report command while the notebook runs, left
+# out of the page.
+PROGRESS_LINE_RE = re.compile(
+    r"^.*\b\d[\d.,]*[kMG]?/\d[\d.,]*[kMG]? \(\d+%\), [^,]* elapsed, [^,]* left\s*$"
+    r"|^.*\d+%\|.*\|\s*\d[\d.,]*[kMG]?/\d[\d.,]*[kMG]?\s*\[.*\]\s*$"
+)
+
+
+def _without_progress(text: str) -> str:
+    lines = re.split(r"\r\n|\r|\n", text)
+    return "\n".join(ln for ln in lines if ln.strip() and not PROGRESS_LINE_RE.match(ln))
+
+
+def _page_outputs(cell) -> list:
+    """A cell's outputs as a page shows them: progress lines and emptied streams left out."""
+    kept = []
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "stream":
+            text = _without_progress("".join(output.get("text", "")))
+            if not text:
+                continue
+            output["text"] = text + "\n"
+        kept.append(output)
+    return kept
+
+
+def _is_empty_on_page(cell) -> bool:
+    """A code cell that would show only an empty prompt: no code, or hidden code and no output."""
+    tags = set(cell.metadata.get("tags", []))
+    hidden = bool(tags & HIDDEN_INPUT_TAGS) or not cell.source.strip()
+    return hidden and not cell.outputs
+
+
+def prepare_page(nb) -> dict[int, int]:
+    """Make an executed notebook (``nbformat`` node, changed in place) what its page shows:
+    no parameters cells, no progress lines, no empty cells, and the cells whose code shows
+    numbered 1, 2, 3... in order (hidden and never-run cells get no number). Returns the
+    new number of each executed cell by its old one; papermill's note on a failed cell
+    gives the new number.
+
+    Example:
+        >>> import nbformat
+        >>> nb = nbformat.v4.new_notebook()
+        >>> sources = ["a = 1", "b = 2", "a"]
+        >>> cells = [nbformat.v4.new_code_cell(src, execution_count=n) for n, src in enumerate(sources, 1)]
+        >>> cells[0].metadata["tags"] = ["parameters"]
+        >>> nb.cells = cells
+        >>> prepare_page(nb), [c.source for c in nb.cells]
+        ({2: 1, 3: 2}, ['b = 2', 'a'])
+    """
+    kept = []
+    for cell in nb.cells:
+        if set(cell.metadata.get("tags", [])) & REMOVED_CELL_TAGS:
+            continue
+        if cell.cell_type == "code":
+            cell.outputs = _page_outputs(cell)
+            if _is_empty_on_page(cell):
+                continue
+        kept.append(cell)
+    numbers: dict[int, int | None] = {}
+    shown = 0
+    for cell in kept:
+        if cell.cell_type != "code" or cell.execution_count is None:
+            continue
+        hidden = bool(set(cell.metadata.get("tags", [])) & HIDDEN_INPUT_TAGS)
+        shown += not hidden
+        numbers[cell.execution_count] = cell.execution_count = None if hidden else shown
+        for output in cell.outputs:
+            if "execution_count" in output:
+                output["execution_count"] = cell.execution_count
+    for cell in kept:  # papermill's "An Exception was encountered at In [N]"
+        if PAPERMILL_ERROR_TAG in cell.metadata.get("tags", []):
+            cell.source = re.sub(
+                r"In \[(\d+)\]", lambda m: f"In [{numbers.get(int(m.group(1))) or m.group(1)}]", cell.source
+            )
+    nb.cells = kept
+    return {old: new for old, new in numbers.items() if new}
+
+
+def render_html(executed: Path, out_html: Path) -> dict[int, int]:
+    """Render an executed notebook to standalone HTML (see :func:`prepare_page`): cells
+    tagged ``hide-input`` show only their output, ``remove-cell`` cells are left out.
+    Returns the cells' numbers on the page by their execution counts."""
     # nbconvert and its exporters are heavy: loaded only when a page is rendered
     import nbformat
     from nbconvert import HTMLExporter
@@ -65,18 +161,20 @@ def render_html(executed: Path, out_html: Path) -> None:
     from traitlets.config import Config as TraitletsConfig
 
     c = TraitletsConfig()
-    c.TagRemovePreprocessor.remove_input_tags = {"hide-input"}
-    c.TagRemovePreprocessor.remove_cell_tags = {"remove-cell"}
+    c.TagRemovePreprocessor.remove_input_tags = HIDDEN_INPUT_TAGS
     c.TagRemovePreprocessor.remove_all_outputs_tags = {"remove-output"}
     c.TagRemovePreprocessor.enabled = True
+    c.HTMLExporter.exclude_output_prompt = True  # "Out[n]" repeats the number beside the code
     exporter = HTMLExporter(config=c, template_name="lab")
     exporter.register_preprocessor(TagRemovePreprocessor(config=c), enabled=True)
     nb = nbformat.read(str(executed), as_version=4)
     # The widget manager that would draw stored widget state loads from a CDN; reports
     # show a static snapshot of the explorer instead (see notebook 07).
     nb.metadata.pop("widgets", None)
+    numbers = prepare_page(nb)
     body, _ = exporter.from_notebook_node(nb)
     out_html.write_text(strip_remote_scripts(body), encoding="utf-8")
+    return numbers
 
 
 REMOTE_SCRIPT_RE = re.compile(r"<script[^>]*\bsrc=[\"']https?://[^\"']*[\"'][^>]*>\s*</script>", re.IGNORECASE)
@@ -204,14 +302,164 @@ def _keep_failed(staging: Path, reports: Path, corpus_label: str, notebook: Path
 
 
 def _parameters(cfg: Config, codes: str | None, config_path: Path | None) -> dict:
-    """The notebooks' parameters: paths relative to the project root (the notebooks run
-    there), so the rendered parameters cell does not show the machine's folders."""
-    parameters = {"transcripts_dir": _relative(cfg.paths.transcripts, cfg.root)}
+    """The notebooks' parameters: paths inside the project relative to its root (the
+    notebooks run there), others absolute (a relative path would walk up the machine's
+    folders); pages leave the parameters cells out either way."""
+
+    def given(path: Path) -> str:
+        path = Path(path).resolve()
+        return path.relative_to(cfg.root.resolve()).as_posix() if path.is_relative_to(cfg.root.resolve()) else str(path)
+
+    parameters = {"transcripts_dir": given(cfg.paths.transcripts)}
     if config_path is not None:
-        parameters["config_path"] = _relative(Path(config_path), cfg.root)
+        parameters["config_path"] = given(Path(config_path))
     if codes is not None:  # "none", or a folder of human codes for notebooks 06 and 08
-        parameters["codes_dir"] = codes if codes == "none" else _relative(Path(codes), cfg.root)
+        parameters["codes_dir"] = codes if codes == "none" else given(Path(codes))
     return parameters
+
+
+class _Lines:
+    """A file-like sink for a kernel's stdout or stderr (papermill's ``stdout_file``):
+    every line, or every refresh of a progress bar (``\\r``), goes to ``log`` indented."""
+
+    def __init__(self, log):
+        self.log = log
+        self.pending = ""
+
+    def write(self, text: str) -> int:
+        parts = re.split(r"\r\n|\r|\n", self.pending + text)
+        self.pending = parts.pop()
+        for line in parts:
+            if line.strip():
+                self.log(f"    {line.rstrip()}")
+        return len(text)
+
+    def flush(self) -> None:
+        _flush_stdout()
+
+
+def _flush_stdout() -> None:
+    # `make report | tee log` is not a terminal: Python would hold the lines back
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):  # pragma: no cover - closed or detached stdout
+        pass
+
+
+@contextmanager
+def _report_kernels():
+    """Kernels started inside know they run for a report (plain progress lines, see
+    ``setup_notebook``)."""
+    before = os.environ.get(REPORT_ENV)
+    os.environ[REPORT_ENV] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(REPORT_ENV, None)
+        else:
+            os.environ[REPORT_ENV] = before
+
+
+def _kernel_config():
+    """Kernels on an encrypted (CurveZMQ) connection: ipykernel's kernelspec supports it,
+    and a kernel on plain TCP warns about it once per notebook."""
+    import zmq
+    from traitlets.config import Config as TraitletsConfig
+
+    config = TraitletsConfig()
+    if zmq.has("curve"):  # pyzmq's wheels have it; a libzmq built without it keeps plain TCP
+        config.KernelManager.transport_encryption = "auto"
+    return config
+
+
+class _NotebookFailed(Exception):
+    def __init__(self, notebook: Path, where: str, error: str):
+        super().__init__(f"{notebook.name}{where}: {error}")
+        self.notebook, self.where, self.error = notebook, where, error
+
+
+def _failure(exc: Exception, numbers: dict[int, int]) -> tuple[str, str]:
+    """Where a notebook stopped (the cell's number on its page) and the error."""
+    import papermill as pm
+
+    if isinstance(exc, pm.PapermillExecutionError):
+        cell = numbers.get(exc.exec_count, exc.exec_count)
+        return (f", cell {cell}" if cell is not None else ""), f"{exc.ename}: {exc.evalue}"
+    return "", f"{type(exc).__name__}: {exc}"
+
+
+def _execute(notebook: Path, executed: Path, parameters: dict, root: Path, log) -> None:
+    """Run one notebook with papermill in ``root``; what its cells print reaches ``log``."""
+    import papermill as pm  # heavy (starts Jupyter machinery): only the report needs it
+
+    declared = pm.inspect_notebook(str(notebook))  # each notebook gets only what it declares
+    with _report_kernels():
+        pm.execute_notebook(
+            str(notebook),  # the source is read, never written: a saved output stays out of the run
+            str(executed),
+            parameters={k: v for k, v in parameters.items() if k in declared},
+            cwd=str(root),  # the parameters' paths are relative to the project root
+            kernel_name="python3",
+            progress_bar=False,
+            log_output=False,
+            stdout_file=_Lines(log),
+            stderr_file=_Lines(log),
+            config=_kernel_config(),
+        )
+
+
+def _run_one(notebook: Path, staging: Path, reports: Path, parameters: dict, root: Path, log) -> RenderedNotebook:
+    """Execute and render one notebook into ``staging``.
+
+    Raises:
+        _NotebookFailed: it stopped; its page, with the error, is in ``staging``.
+    """
+    executed = staging / "executed" / notebook.name
+    out_html = staging / f"{notebook.stem}.html"
+    started = time.perf_counter()
+    try:
+        _execute(notebook, executed, parameters, root, log)
+    except Exception as exc:  # noqa: BLE001 - any failure keeps the previous complete pages
+        numbers = render_html(executed, out_html) if executed.is_file() else {}
+        where, error = _failure(exc, numbers)
+        if not executed.is_file():  # the kernel did not start: a page that says so
+            out_html.write_text(
+                f"<!DOCTYPE html><meta charset='utf-8'><title>{html.escape(notebook.name)}</title>"
+                f"<p>{html.escape(notebook.name)} did not run: <code>{html.escape(error)}</code></p>",
+                encoding="utf-8",
+            )
+        raise _NotebookFailed(notebook, where, error) from exc
+    render_html(executed, out_html)
+    title, summary = describe_notebook(notebook)
+    return RenderedNotebook(notebook, reports / out_html.name, title, summary, time.perf_counter() - started)
+
+
+def _settings_file(cfg: Config, config_path: str | Path | None) -> Path | None:
+    """The settings file the notebooks load: ``config_path``, or the file ``cfg`` most likely came from."""
+    if config_path is None:
+        default = cfg.root / DEFAULT_CONFIG
+        config_path = os.environ.get(CONFIG_ENV) or (default if default.is_file() else None)
+    return Path(config_path).resolve() if config_path else None
+
+
+def _check_corpus(cfg: Config, codes: str | None, log) -> None:
+    """Settings, model and files before any notebook runs; a bad transcript stops the run
+    here, named, not as a notebook traceback."""
+    preflight(cfg.with_codes(codes) if codes else cfg)
+    corpus = read_corpus(cfg)
+    for notice in corpus.notices(limit=20):  # entries not read, lines to check (all in notebook 01)
+        log(notice)
+
+
+def _record(cfg: Config, codes: str | None) -> None:
+    """Later verbs (export, evaluate) default to this run's corpus and codes."""
+    reference = cfg.paths.reference_codes if codes is None else (None if codes == "none" else Path(codes))
+    record_run(cfg.paths.processed, cfg.paths.transcripts, reference, cfg.paths.independent_codings)
+
+
+def _fmt_seconds(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 60 else f"{int(seconds // 60)} min {seconds % 60:02.0f} s"
 
 
 def run_report(
@@ -225,6 +473,9 @@ def run_report(
     ``config_path`` is the settings file every notebook loads (``cfg``'s own file: pass
     it, or the notebooks read config/settings.yaml of the project).
 
+    ``log`` gets each notebook's start, what its cells print as they run (a progress
+    line every few seconds during long steps, e.g. the embedding) and its time.
+
     A run's pages are written to ``reports/.incoming/`` and replace the previous ones only
     when every notebook ran. When one fails, its page (with the error) and those made
     before it go to ``reports/failed/``, the index names the failure, and the previous
@@ -233,70 +484,33 @@ def run_report(
     Raises:
         AnalysisError: a notebook failed (the message names it, the cell and the error).
     """
-    import papermill as pm  # heavy (starts Jupyter machinery): only the report needs it
 
-    preflight(cfg.with_codes(codes) if codes else cfg)  # settings, model, files: before any notebook runs
-    corpus = read_corpus(cfg)  # a bad transcript stops here, named, not as a notebook traceback
-    for notice in corpus.notices(limit=20):  # entries not read, lines to check (all in notebook 01)
-        log(notice)
-    notebooks_dir = Path(cfg.paths.notebooks)
+    def say(message: str) -> None:
+        log(message)
+        _flush_stdout()
+
+    _check_corpus(cfg, codes, say)
+    notebooks = ordered_notebooks(Path(cfg.paths.notebooks))
     reports = Path(cfg.paths.reports)
     staging = reports / STAGING
     shutil.rmtree(staging, ignore_errors=True)  # left by a run that was killed
     (staging / "executed").mkdir(parents=True, exist_ok=True)
-    if config_path is None:  # the file cfg most likely came from
-        default = cfg.root / DEFAULT_CONFIG
-        config_path = os.environ.get(CONFIG_ENV) or (default if default.is_file() else None)
-    parameters = _parameters(cfg, codes, Path(config_path).resolve() if config_path else None)
-    corpus_label = parameters["transcripts_dir"]
+    parameters = _parameters(cfg, codes, _settings_file(cfg, config_path))
+    corpus_label = _shown_path(cfg.paths.transcripts, cfg.root)
     rendered: list[RenderedNotebook] = []
     try:
-        for notebook in ordered_notebooks(notebooks_dir):
-            executed = staging / "executed" / notebook.name
-            out_html = staging / f"{notebook.stem}.html"
-            log(f"running {notebook.name} ...")
-            started = time.perf_counter()
-            try:
-                # Each notebook gets only the parameters it declares (papermill warns about others).
-                declared = pm.inspect_notebook(str(notebook))
-                pm.execute_notebook(
-                    str(notebook),
-                    str(executed),
-                    parameters={k: v for k, v in parameters.items() if k in declared},
-                    cwd=str(cfg.root),  # the parameters' paths are relative to the project root
-                    kernel_name="python3",
-                    progress_bar=False,
-                    log_output=False,
-                )
-            except Exception as exc:  # noqa: BLE001 - any failure keeps the previous complete pages
-                where = f", cell {exc.exec_count}" if isinstance(exc, pm.PapermillExecutionError) else ""
-                error = (
-                    f"{exc.ename}: {exc.evalue}"
-                    if isinstance(exc, pm.PapermillExecutionError)
-                    else f"{type(exc).__name__}: {exc}"
-                )
-                if executed.is_file():
-                    render_html(executed, out_html)
-                else:  # the kernel did not start: a page that says so
-                    out_html.write_text(
-                        f"<!DOCTYPE html><meta charset='utf-8'><title>{html.escape(notebook.name)}</title>"
-                        f"<p>{html.escape(notebook.name)} did not run: <code>{html.escape(error)}</code></p>",
-                        encoding="utf-8",
-                    )
-                page = _keep_failed(staging, reports, corpus_label, notebook, where, error)
-                raise AnalysisError(
-                    f"{notebook.name}{where}: {error}\n(the notebook with its error: {page}; the previous complete "
-                    f"pages stay in {reports}, and its index.html names this failure)"
-                ) from None
-            render_html(executed, out_html)
-            seconds = time.perf_counter() - started
-            title, summary = describe_notebook(notebook)
-            rendered.append(RenderedNotebook(notebook, reports / out_html.name, title, summary, seconds))
-            log(f"  rendered {notebook.stem}.html in {seconds:.1f} s")
+        for k, notebook in enumerate(notebooks, start=1):
+            say(f"[{k}/{len(notebooks)}] running {notebook.name} ...")
+            rendered.append(_run_one(notebook, staging, reports, parameters, cfg.root, say))
+            say(f"[{k}/{len(notebooks)}] {notebook.stem}.html rendered in {_fmt_seconds(rendered[-1].seconds)}")
         _publish(staging, reports, rendered, corpus_label)
         write_index(rendered, reports, corpus_label)
+    except _NotebookFailed as failed:
+        page = _keep_failed(staging, reports, corpus_label, failed.notebook, failed.where, failed.error)
+        raise AnalysisError(
+            f"{failed}\n(the notebook with its error: {page}; the previous complete "
+            f"pages stay in {reports}, and its index.html names this failure)"
+        ) from None
     finally:
-        # Later verbs (export, evaluate) default to this run's corpus and codes.
-        reference = cfg.paths.reference_codes if codes is None else (None if codes == "none" else Path(codes))
-        record_run(cfg.paths.processed, cfg.paths.transcripts, reference, cfg.paths.independent_codings)
+        _record(cfg, codes)
     return rendered

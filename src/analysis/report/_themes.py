@@ -1,7 +1,9 @@
-"""Theme tables for the charts and the explorer, example quotes, and thematic saturation."""
+"""Theme tables for the charts and the explorer, interview meta-talk set aside, example
+quotes (the clearest among the answers closest to a theme), and thematic saturation."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,6 +14,90 @@ from ..config import Config
 from ..pipeline import load_taxonomy_and_codes, read_table
 from ..stages import stage_list
 from ..topics import load_theme_labels
+from ..transcripts import MetaTalkSettings, meta_talk_answers, meta_talk_topics
+
+SET_ASIDE = "Interview meta-talk (set aside)"
+_WORD_RE = re.compile(r"[A-Za-z0-9]+(?:['\u2019-][A-Za-z0-9]+)*")
+_FILLERS = frozenset("uh um uhm erm er hmm mm mhm ah oh yeah okay ok like".split())
+_FILLER_PAIRS = {("you", "know"), ("i", "mean"), ("kind", "of"), ("sort", "of")}
+# a quote that starts with one of these was cut from the sentence before it
+_CONTINUATIONS = frozenset("and but or because which that than then to of with so".split())
+_SENTENCE_RE = re.compile(r"[^.!?]+[.!?]+[\"\u201d']?|[^.!?]+$")
+
+
+def quote_clarity(text: str, band: tuple[int, int] = (20, 60)) -> float:
+    """How well an answer reads as a quote, from 0 to 1: it starts as a sentence starts
+    (a capital letter, not "and"/"but"/"because" or a lower-case word cut from the
+    sentence before), ends as one ends (``.``, ``?``, ``!``), has a length within ``band``
+    words, few fillers ("uh", "um", "like", "you know", a repeated word "the, the", a
+    sentence of one or two words) and few questions asked back.
+
+    Example:
+        >>> quote_clarity("data, Data quality? Um, so data quality. More, more stuff.") < 0.3
+        True
+        >>> quote_clarity("We check every new batch of labels against a held-out set before "
+        ...               "it goes into training, and we reject batches that disagree.") > 0.9
+        True
+    """
+    text = " ".join(str(text).split())
+    words = _WORD_RE.findall(text)
+    n = len(words)
+    if n == 0:
+        return 0.0
+    low, high = band
+    length = n / low if n < low else 1.0 if n <= high else max(0.0, 1.0 - (n - high) / (2 * high))
+    starts = float(text[0].isupper() and words[0].lower() not in _CONTINUATIONS)
+    ends = float(text.rstrip("\"\u201d' ").endswith((".", "?", "!")))
+    lower = [w.lower() for w in words]
+    fillers = sum(w in _FILLERS for w in lower)
+    fillers += sum((a, b) in _FILLER_PAIRS for a, b in zip(lower, lower[1:]))
+    fillers += sum(a == b for a, b in zip(lower, lower[1:]))  # "the, the", "more, more"
+    # a quote states something: sentences of one or two words ("So.", "Okay.", "Perfect.")
+    # are fillers, and sentences asked back ("what do you mean?") count against it
+    sentences = [x for x in _SENTENCE_RE.findall(text) if x.strip()]
+    fillers += sum(len(_WORD_RE.findall(x)) for x in sentences if len(_WORD_RE.findall(x)) < 3)
+    share = min(1.0, fillers / n)
+    asked = sum(x.rstrip("\"\u201d' ").endswith("?") for x in sentences) / max(1, len(sentences))
+    score = (0.4 + 0.3 * starts + 0.3 * ends) * length * (1.0 - 2.0 * share) * (1.0 - 0.5 * asked)
+    return round(max(0.0, score), 4)
+
+
+def best_excerpt(text: str, max_chars: int = 300) -> tuple[str, float]:
+    """The clearest run of whole sentences of an answer that fits in ``max_chars``, as said
+    (spaces normalised; ``…`` marks what is left out before or after), and its
+    :func:`quote_clarity`, 5% lower for each side cut.
+
+    Example:
+        >>> best_excerpt("Yeah. Uh, yeah. We label every image twice and compare the two labels. Okay.", 80)[0]
+        '… We label every image twice and compare the two labels. …'
+    """
+    text = " ".join(str(text).split())
+    sentences = [x.strip() for x in _SENTENCE_RE.findall(text) if x.strip()] or [text]
+    best = ("", -1.0, 0, 0)
+    for i in range(len(sentences)):
+        window = ""
+        for j in range(i, len(sentences)):
+            window = f"{window} {sentences[j]}".strip()
+            if len(window) > max_chars and j > i:
+                break
+            # a whole answer reads better than a cut one: 5% less per side left out
+            score = quote_clarity(window) * (0.95 if i else 1.0) * (0.95 if j < len(sentences) - 1 else 1.0)
+            if score > best[1]:
+                best = (window, score, i, j)
+    window, score, i, j = best
+    if len(window) > max_chars:
+        window = window[: max_chars - 1].rstrip() + "…"
+    return ("… " if i else "") + window + (" …" if j < len(sentences) - 1 else ""), round(score, 4)
+
+
+def quote_excerpt(text: str, max_chars: int = 300) -> str:
+    """The clearest run of whole sentences of an answer within ``max_chars`` (:func:`best_excerpt`).
+
+    Example:
+        >>> quote_excerpt("the data. We label it twice and then we compare both of the labels. Then", max_chars=80)
+        '… We label it twice and then we compare both of the labels. …'
+    """
+    return best_excerpt(text, max_chars)[0]
 
 
 @dataclass
@@ -21,15 +107,105 @@ class ThemeTables:
     Attributes:
         answers: one row per modelled answer: ``turn_id``, ``speaker_id``, ``topic``,
             ``theme`` (label), ``stage`` (the theme's primary stage id), ``kind``
-            (``issue``/``fix``/``""``), ``text``.
+            (``issue``/``fix``/``""``), ``text``; from :func:`theme_tables` also
+            ``source_file``, ``line_start``, ``similarity`` (cosine to its theme's centre,
+            when embeddings are given), ``clarity`` (:func:`quote_clarity`), ``meta_talk``
+            (set aside as interview meta-talk) and ``meta_reason``.
         themes: one row per theme (outliers left out): ``topic``, ``theme``, ``stage``,
-            ``stage_name``, ``answers``; ordered by stage (taxonomy order), then size.
+            ``stage_name``, ``answers``; ordered by stage (taxonomy order), then size; from
+            :func:`theme_tables` also ``interviewees``, ``meta_talk`` (the theme is set
+            aside), ``meta_reason`` and ``group`` (its stage's name, or "Interview
+            meta-talk (set aside)"); set-aside themes come last.
         stage_names: stage id -> display name, in taxonomy order.
     """
 
     answers: pd.DataFrame
     themes: pd.DataFrame
     stage_names: dict[str, str]
+
+    def findings(self) -> ThemeTables:
+        """The tables without interview meta-talk: the themes' main view (charts,
+        saturation). Theme sizes count the answers that remain; a theme left with none is
+        dropped from this view (it stays in :meth:`set_aside`).
+
+        Example:
+            >>> a = pd.DataFrame({"turn_id": list("abc"), "speaker_id": ["I1", "I1", "I2"], "topic": [0, 0, 1],
+            ...                   "meta_talk": [False, True, True]})
+            >>> t = ThemeTables(a, pd.DataFrame({"topic": [0, 1], "answers": [2, 1], "meta_talk": [False, True]}), {})
+            >>> t.findings().themes[["topic", "answers"]].values.tolist()
+            [[0, 1]]
+        """
+        if "meta_talk" not in self.answers:
+            return self
+        answers = self.answers[~self.answers["meta_talk"].astype(bool)].reset_index(drop=True)
+        sizes = answers.groupby("topic").size()
+        themes = self.themes
+        if "meta_talk" in themes:
+            themes = themes[~themes["meta_talk"].astype(bool)]
+        themes = themes.assign(answers=themes["topic"].map(sizes).fillna(0).astype(int))
+        if "interviewees" in themes:
+            people = answers.groupby("topic")["speaker_id"].nunique()
+            themes = themes.assign(interviewees=themes["topic"].map(people).fillna(0).astype(int))
+        themes = themes[themes["answers"] > 0].reset_index(drop=True)
+        return ThemeTables(answers, themes, self.stage_names)
+
+    def set_aside(self) -> pd.DataFrame:
+        """The answers set aside as interview meta-talk, as one group with counts: a row
+        per set-aside theme, one for meta-talk answers found in kept themes, and a total.
+
+        Columns: ``group``, ``theme``, ``answers``, ``interviewees``, ``why``.
+
+        Example:
+            >>> a = pd.DataFrame({"speaker_id": ["I1", "I2", "I2"], "topic": [0, 1, 1], "theme": ["bye", "x", "x"],
+            ...                   "meta_talk": [True, True, False], "meta_reason": ["theme set aside", "cues", ""]})
+            >>> t = ThemeTables(a, pd.DataFrame({"topic": [0, 1], "meta_talk": [True, False],
+            ...                                  "meta_reason": ["top words", ""]}), {})
+            >>> t.set_aside()[["theme", "answers", "interviewees"]].values.tolist()
+            [['bye', 1, 1], ['(answers in kept themes)', 1, 1], ['all set aside', 2, 2]]
+        """
+        columns = ["group", "theme", "answers", "interviewees", "why"]
+        if "meta_talk" not in self.answers:
+            return pd.DataFrame(columns=columns)
+        meta = self.answers[self.answers["meta_talk"].astype(bool)]
+        themes = self.themes[self.themes["meta_talk"].astype(bool)] if "meta_talk" in self.themes else self.themes[:0]
+        reason = dict(zip(themes["topic"], themes.get("meta_reason", pd.Series("", index=themes.index))))
+        rows = []
+        for topic in themes["topic"]:
+            mine = meta[meta["topic"] == topic]
+            label = mine["theme"].iloc[0] if len(mine) and "theme" in mine else str(topic)
+            rows.append([SET_ASIDE, label, len(mine), mine["speaker_id"].nunique(), f"theme: {reason[topic]}"])
+        loose = meta[~meta["topic"].isin(set(themes["topic"]))]
+        if len(loose):
+            rows.append(
+                [
+                    SET_ASIDE,
+                    "(answers in kept themes)",
+                    len(loose),
+                    loose["speaker_id"].nunique(),
+                    "short answers saying interview-process cues",
+                ]
+            )
+        if rows:
+            rows.append([SET_ASIDE, "all set aside", len(meta), meta["speaker_id"].nunique(), ""])
+        return pd.DataFrame(rows, columns=columns)
+
+
+def _similarity(answers: pd.DataFrame, embeddings: pd.DataFrame | None) -> pd.Series:
+    """Cosine of each answer to the mean vector of its theme (NaN without a vector)."""
+    if embeddings is None or embeddings.empty or answers.empty:
+        return pd.Series(np.nan, index=answers.index)
+    vectors = dict(zip(embeddings["turn_id"], embeddings["vector"]))
+    out = pd.Series(np.nan, index=answers.index)
+    for _, group in answers.groupby("topic"):
+        have = [i for i in group.index if group.at[i, "turn_id"] in vectors]
+        if not have:
+            continue
+        m = np.vstack([np.asarray(vectors[answers.at[i, "turn_id"]], dtype=float) for i in have])
+        m = m / np.clip(np.linalg.norm(m, axis=1, keepdims=True), 1e-12, None)
+        centre = m.mean(axis=0)
+        centre = centre / max(np.linalg.norm(centre), 1e-12)
+        out.loc[have] = (m @ centre).round(4)
+    return out
 
 
 def theme_tables(
@@ -40,31 +216,113 @@ def theme_tables(
     stages: pd.DataFrame,
     stage_names: dict[str, str],
     labels: dict[int, str] | None = None,
+    *,
+    meta_talk: MetaTalkSettings | None = None,
+    embeddings: pd.DataFrame | None = None,
 ) -> ThemeTables:
     """Join the processed tables into :class:`ThemeTables`; ``labels`` overrides theme
-    labels (a researcher's renames)."""
+    labels (a researcher's renames).
+
+    Interview meta-talk is recognised with ``meta_talk`` (default: the built-in settings)
+    and marked, never dropped: :meth:`ThemeTables.findings` is the view without it,
+    :meth:`ThemeTables.set_aside` the set-aside group. ``embeddings`` (``turn_id``,
+    ``vector``) give each answer its closeness to its theme, used to pick quotes."""
+    meta_talk = meta_talk or MetaTalkSettings()
     label = dict(zip(topic_info["topic"], topic_info["label"])) | {int(k): v for k, v in (labels or {}).items()}
     primary = dict(zip(topic_stages["topic"], topic_stages["primary_stage"]))
     kind = dict(zip(stages["turn_id"], stages["kind"]))
+    source = [c for c in ("source_file", "line_start") if c in turns]
     answers = topics[topics["topic"] != -1][["turn_id", "topic"]].merge(
-        turns[["turn_id", "speaker_id", "text"]], on="turn_id"
+        turns[["turn_id", "speaker_id", "text", *source]], on="turn_id"
     )
     answers["theme"] = answers["topic"].map(label)
     answers["stage"] = answers["topic"].map(primary)
     answers["kind"] = answers["turn_id"].map(kind).fillna("")
+    answers["similarity"] = _similarity(answers, embeddings)
+    answers["clarity"] = answers["text"].map(quote_clarity)
+    flags = meta_talk_answers(answers["text"].tolist(), meta_talk)
+    words = dict(zip(topic_info["topic"], topic_info["words"])) if "words" in topic_info else {}
+    topic_flags = meta_talk_topics(words, answers.assign(meta_talk=flags["meta_talk"].to_numpy()), meta_talk)
+    aside = dict(zip(topic_flags["topic"], topic_flags["set_aside"]))
+    why = dict(zip(topic_flags["topic"], topic_flags["reason"]))
+    in_aside = answers["topic"].map(aside).fillna(False).astype(bool)
+    own = flags["meta_talk"].to_numpy()
+    answers["meta_talk"] = in_aside.to_numpy() | own
+    answers["meta_reason"] = np.where(
+        in_aside, "theme set aside", np.where(own, "cues: " + flags["meta_cues"].to_numpy(), "")
+    )
     order = list(stage_names)
     sizes = answers.groupby("topic").size()
     themes = pd.DataFrame({"topic": sizes.index, "answers": sizes.to_numpy()})
     themes["theme"] = themes["topic"].map(label)
     themes["stage"] = themes["topic"].map(primary)
     themes["stage_name"] = themes["stage"].map(stage_names)
+    themes["interviewees"] = themes["topic"].map(answers.groupby("topic")["speaker_id"].nunique()).astype(int)
+    themes["meta_talk"] = themes["topic"].map(aside).fillna(False).astype(bool)
+    themes["meta_reason"] = themes["topic"].map(why).fillna("")
+    themes["group"] = np.where(themes["meta_talk"], SET_ASIDE, themes["stage_name"].fillna(""))
     themes["_rank"] = themes["stage"].map(lambda s: order.index(s) if s in order else len(order))
     themes = (
-        themes.sort_values(["_rank", "answers", "topic"], ascending=[True, False, True])
+        themes.sort_values(["meta_talk", "_rank", "answers", "topic"], ascending=[True, True, False, True])
         .drop(columns="_rank")
         .reset_index(drop=True)
     )
     return ThemeTables(answers.reset_index(drop=True), themes, stage_names)
+
+
+def theme_quotes(tables: ThemeTables, per_theme: int = 3, pool: int = 12, max_chars: int = 300) -> pd.DataFrame:
+    """Representative quotes per theme: among the ``pool`` answers closest to the theme's
+    centre (all its answers when there are no embeddings), the ``per_theme`` whose clearest
+    run of sentences (:func:`best_excerpt`) reads best, from different interviewees where possible; meta-talk answers
+    are never quoted for a kept theme.
+
+    Returns:
+        One row per quote: ``topic``, ``theme``, ``group``, ``rank``, ``speaker_id``,
+        ``source`` (``file:line``), ``quote`` (:func:`best_excerpt`), ``clarity`` (of the quote), ``similarity``.
+
+    Example:
+        >>> a = pd.DataFrame({"turn_id": list("ab"), "speaker_id": ["I1", "I2"], "topic": [0, 0], "theme": ["t"] * 2,
+        ...     "text": ["um so, the, the data", "We relabel the noisy images by hand every month."]})
+        >>> t = ThemeTables(a, pd.DataFrame({"topic": [0], "theme": ["t"]}), {})
+        >>> theme_quotes(t, per_theme=1)["quote"].tolist()
+        ['We relabel the noisy images by hand every month.']
+    """
+    columns = ["topic", "theme", "group", "rank", "speaker_id", "source", "quote", "clarity", "similarity"]
+    answers = tables.answers
+    if "clarity" not in answers:
+        answers = answers.assign(clarity=answers["text"].map(quote_clarity))
+    if "similarity" not in answers:
+        answers = answers.assign(similarity=np.nan)
+    rows = []
+    for theme in tables.themes.itertuples():
+        mine = answers[answers["topic"] == theme.topic]
+        if "meta_talk" in mine and not getattr(theme, "meta_talk", False):
+            mine = mine[~mine["meta_talk"].astype(bool)]
+        if mine.empty:
+            continue
+        if mine["similarity"].notna().any():
+            mine = mine.sort_values(["similarity", "turn_id"], ascending=[False, True]).head(pool)
+        excerpts = [best_excerpt(t, max_chars) for t in mine["text"]]
+        mine = mine.assign(excerpt=[e[0] for e in excerpts], clarity=[e[1] for e in excerpts])
+        mine = mine.sort_values(["clarity", "similarity", "turn_id"], ascending=[False, False, True])
+        # one quote per interviewee first, then the next clearest
+        picked = pd.concat([mine.drop_duplicates("speaker_id"), mine]).drop_duplicates("turn_id").head(per_theme)
+        for rank, r in enumerate(picked.itertuples(), start=1):
+            file, line = getattr(r, "source_file", ""), getattr(r, "line_start", "")
+            rows.append(
+                [
+                    theme.topic,
+                    theme.theme,
+                    getattr(theme, "group", getattr(theme, "stage_name", "")),
+                    rank,
+                    r.speaker_id,
+                    f"{file}:{line}" if file else "",
+                    r.excerpt,
+                    r.clarity,
+                    r.similarity,
+                ]
+            )
+    return pd.DataFrame(rows, columns=columns)
 
 
 def stage_quotes(
@@ -167,5 +425,7 @@ def theme_tables_for(cfg: Config) -> tuple[ThemeTables, dict[int, str]]:
         read_table(cfg, "stages"),
         {s.id: s.name for s in taxonomy.stages},
         labels,
+        meta_talk=cfg.meta_talk,
+        embeddings=read_table(cfg, "embeddings"),
     )
     return tables, dict(zip(topic_info["topic"], topic_info["label"]))

@@ -12,7 +12,8 @@ Signals (each measured against the consensus coding of the reference study; see
   (``matched_cues``). Embeddings blur a passing "explainability" or "drift" into the
   talk around it, while coders react to such words;
 * **guide section**: the stage whose interview-guide question the interviewer last
-  asked (cosine to the guide's question at least ``guide_threshold``); a bonus of
+  asked (cosine to the guide's question in the top ``1 - guide_quantile`` of the corpus's
+  turn-to-question cosines); a bonus of
   ``section_weight``;
 * **neighbours and topics**: scores are smoothed with the neighbouring answers (coders
   code passages, not single turns) and with the answer's topic;
@@ -64,7 +65,10 @@ class StageSettings(Settings):
         section_weight: bonus for the stage of the guide section the interview is in.
         stage_calibration: weight of each stage's score relative to its own spread.
         cue_weight: per cue phrase of a stage said in the answer (up to two).
-        guide_threshold: cosine for an interviewer turn to count as a guide question.
+        guide_quantile: an interviewer turn counts as a guide question when its cosine to
+            the closest one reaches this quantile of all the corpus's turn-to-question
+            cosines (relative, so that another embedder's similarity scale does not matter;
+            0.93 is where all-MiniLM-L6-v2's former fixed 0.5 fell on the reference corpus).
         context_weight: smoothing with the neighbouring answers.
         topic_weight: smoothing with the answer's topic.
         episode_weight: codability: weight of the episode (answers to one question).
@@ -80,7 +84,7 @@ class StageSettings(Settings):
     section_weight: float = Field(0.1, ge=0.0)
     stage_calibration: float = Field(0.0, ge=0.0)
     cue_weight: float = Field(0.08, ge=0.0)
-    guide_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    guide_quantile: float = Field(0.93, gt=0.0, lt=1.0)
     context_weight: float = Field(0.33, ge=0.0, le=1.0)
     topic_weight: float = Field(0.3, ge=0.0, le=1.0)
     episode_weight: float = Field(0.5, ge=0.0, le=1.0)

@@ -16,7 +16,7 @@ import yaml
 
 from ..errors import ConfigError
 
-STAGE_KEYS = {"id", "name", "description", "cues", "guide_questions"}
+STAGE_KEYS = {"id", "name", "description", "cues", "guide_questions", "applies_when", "not_when"}
 ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -27,6 +27,8 @@ class Stage:
     description: str
     cues: tuple[str, ...] = ()
     guide_questions: tuple[str, ...] = ()
+    applies_when: str = ""  # codebook: when an answer gets this stage
+    not_when: str = ""  # codebook: what looks like it but belongs elsewhere
 
     def prototype_texts(self) -> list[str]:
         """Texts whose embeddings stand for the stage: its description and each cue."""
@@ -97,6 +99,11 @@ def load_taxonomy(path: str | Path) -> Taxonomy:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ConfigError(f"{where}.{key}: expected a list of texts")
             lists[key] = tuple(v.strip() for v in value if v.strip())
+        for key in ("applies_when", "not_when"):  # optional codebook texts
+            value = item.get(key)
+            if value is not None and not isinstance(value, str):
+                raise ConfigError(f"{where}.{key}: expected a text")
+            lists[key] = " ".join((value or "").split())
         stages.append(Stage(stage_id, item["name"].strip(), " ".join(item["description"].split()), **lists))
     kinds = raw.get("kinds") or {}
     if (

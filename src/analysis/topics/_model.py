@@ -12,9 +12,16 @@ holding nearly every answer. Here:
 * outliers are reassigned to the nearest topic by embedding cosine when it is at least
   ``outlier_threshold``; the rest stay ``-1``;
 * topic words come from c-TF-IDF (frequent words down-weighted) re-ranked with
-  KeyBERTInspired, so labels read as phrases of the topic rather than frequent words;
+  KeyBERTInspired, so labels read as phrases of the topic rather than frequent words
+  (run once, on the final assignments: it embeds candidate words and is the costliest
+  part of the fit after UMAP);
 * corpora too small for UMAP/HDBSCAN (fewer than ``MIN_DOCS_FOR_CLUSTERING`` answers)
-  get a single topic instead of a crash.
+  get a single topic instead of a crash;
+* corpora larger than ``fit_sample`` answers are fitted on a seeded sample of that size
+  and the other answers are assigned with ``transform`` (UMAP and HDBSCAN cost grows
+  faster than linearly; below the sample size nothing changes);
+* the document map is a 2-D layout of the neighbour graph UMAP built for the clusters
+  (the costly nearest-neighbour search is not run a second time).
 
 Fitting is cached by the hash of the texts, their vectors and the settings.
 """
@@ -82,6 +89,8 @@ class TopicSettings(Settings):
         fillers: spoken fillers left out of topic words (``null``: the built-in list).
         ngram_range: word n-grams of the topic words, ``[low, high]``.
         outlier_threshold: cosine to the nearest topic an outlier needs to join it.
+        fit_sample: answers the model is fitted on at most; the others are assigned to
+            its topics (``transform``). ``None``: always fit on every answer.
     """
 
     fillers: tuple[str, ...] = DEFAULT_FILLERS
@@ -95,6 +104,7 @@ class TopicSettings(Settings):
     outlier_threshold: float = Field(0.35, ge=0.0, le=1.0)
     top_n_words: int = Field(10, ge=3, le=30)
     label_words: int = Field(3, ge=1, le=10)
+    fit_sample: int | None = Field(20_000, ge=MIN_DOCS_FOR_CLUSTERING)
 
     @field_validator("fillers", mode="before")
     @classmethod
@@ -123,6 +133,10 @@ class TopicSettings(Settings):
 
 def stop_words(settings: TopicSettings) -> list[str]:
     return sorted(set(ENGLISH_STOP_WORDS) | set(EXTRA_STOP_WORDS) | {w.lower() for w in settings.fillers})
+
+
+TRANSFORM_BLOCK = 20_000  # answers reduced by UMAP at a time when assigned to a fitted model
+MAP_EPOCHS = 200  # layout epochs of the document map: 500 (UMAP's default below 10k answers) took 2.5x longer
 
 
 @dataclass
@@ -162,7 +176,6 @@ def _build_model(n_docs: int, settings: TopicSettings, embedding_model, seed: in
     # heavy (numba compiles on import, seconds): loaded only when a model is fitted
     from bertopic import BERTopic
     from bertopic.dimensionality import BaseDimensionalityReduction
-    from bertopic.representation import KeyBERTInspired
     from bertopic.vectorizers import ClassTfidfTransformer
     from hdbscan import HDBSCAN
     from umap import UMAP
@@ -199,7 +212,7 @@ def _build_model(n_docs: int, settings: TopicSettings, embedding_model, seed: in
         hdbscan_model=cluster_model,
         vectorizer_model=vectorizer,
         ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True),
-        representation_model=KeyBERTInspired(top_n_words=settings.top_n_words, random_state=seed),
+        representation_model=None,  # c-TF-IDF words only: KeyBERTInspired runs once, in _final_words
         top_n_words=settings.top_n_words,
         calculate_probabilities=False,
         verbose=False,
@@ -294,23 +307,31 @@ def _reassign_outliers(
         )
         moved = (topics == -1) & (new_topics != -1)
         if moved.any():
-            # BERTopic warns that manual assignments must come last; they do here.
-            logging.getLogger("BERTopic").setLevel(logging.ERROR)
             topic_vectors = np.asarray(model.topic_embeddings_)[model._outliers :]
             sims = embeddings[moved] @ (topic_vectors / np.linalg.norm(topic_vectors, axis=1, keepdims=True)).T
             probability[moved] = sims.max(axis=1)
             assignment[moved] = "reassigned"
-            model.update_topics(
-                texts,
-                topics=new_topics.tolist(),
-                top_n_words=settings.top_n_words,
-                vectorizer_model=model.vectorizer_model,
-                ctfidf_model=model.ctfidf_model,
-                representation_model=model.representation_model,
-            )
         topics = new_topics
     probability[topics == -1] = 0.0
     return topics, probability, assignment
+
+
+def _final_words(model, texts: list[str], topics: np.ndarray, settings: TopicSettings, seed: int) -> None:
+    """Topic words of the final assignments (reassigned outliers and, for a sampled fit,
+    every answer: the model's table of topics then covers all answers, as charts expect),
+    re-ranked once with KeyBERTInspired."""
+    from bertopic.representation import KeyBERTInspired  # heavy: loaded with BERTopic
+
+    # BERTopic warns that manual assignments must come last; they do here.
+    logging.getLogger("BERTopic").setLevel(logging.ERROR)
+    model.update_topics(
+        texts,
+        topics=topics.tolist(),
+        top_n_words=settings.top_n_words,
+        vectorizer_model=model.vectorizer_model,
+        ctfidf_model=model.ctfidf_model,
+        representation_model=KeyBERTInspired(top_n_words=settings.top_n_words, random_state=seed),
+    )
 
 
 def _topic_info(model, topics: np.ndarray, settings: TopicSettings) -> pd.DataFrame:
@@ -375,13 +396,11 @@ def fit_topics(
 
     if callable(embedding_model) and not hasattr(embedding_model, "encode"):
         embedding_model = embedding_model()
-    model = _build_model(n_docs, settings, embedding_model, seed)
-    topics, probs = model.fit_transform(texts, embeddings=embeddings)
-    topics = np.asarray(topics)
-    probability = np.asarray(probs, dtype=float) if probs is not None else np.ones(n_docs)
-    if probability.ndim != 1:
-        probability = probability.max(axis=1)
+    fit_rows = _fit_rows(n_docs, settings, seed)
+    model = _build_model(len(fit_rows), settings, embedding_model, seed)
+    topics, probability, reduced = _fit_and_assign(model, texts, embeddings, fit_rows)
     topics, probability, assignment = _reassign_outliers(model, texts, embeddings, topics, probability, settings)
+    _final_words(model, texts, topics, settings, seed)
     info = _topic_info(model, topics, settings)
     assignments = pd.DataFrame(
         {
@@ -392,7 +411,7 @@ def fit_topics(
         }
     )
     quotes = _representative_quotes(docs_frame.reset_index(drop=True), embeddings, topics, quotes_per_topic)
-    map_2d = _map_2d(embeddings, settings, seed)
+    map_2d = _map_2d(model.umap_model, embeddings, reduced, fit_rows, seed)
     result = TopicResult(assignments, info, quotes, model, map_2d)
     if cache_file:
         _write_cached(cache_file, result)
@@ -464,23 +483,109 @@ def _write_cached(cache_file: Path, result: TopicResult) -> None:
         model.embedding_model = embedder
 
 
-def _map_2d(embeddings: np.ndarray, settings: TopicSettings, seed: int) -> np.ndarray:
-    """2-D layout of the answers for BERTopic's document map."""
+def _fit_rows(n_docs: int, settings: TopicSettings, seed: int) -> np.ndarray:
+    """Rows the model is fitted on: all of them, or a seeded sample of ``fit_sample``."""
+    if settings.fit_sample is None or n_docs <= settings.fit_sample:
+        return np.arange(n_docs)
+    return np.sort(np.random.default_rng(seed).choice(n_docs, size=settings.fit_sample, replace=False))
+
+
+def _fit_and_assign(
+    model, texts: list[str], embeddings: np.ndarray, fit_rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fit ``model`` on ``fit_rows`` and assign the other answers with ``transform``.
+
+    Returns topics, probabilities (HDBSCAN membership) and the reduced vectors the
+    clusters live in (UMAP's, or the vectors themselves for a tiny corpus), one row each.
+    """
+    n_docs = len(texts)
+    fitted = len(fit_rows) == n_docs
+    topics, probs = model.fit_transform(
+        texts if fitted else [texts[i] for i in fit_rows],
+        embeddings=embeddings if fitted else embeddings[fit_rows],
+    )
+    probability = np.asarray(probs, dtype=float) if probs is not None else np.ones(len(fit_rows))
+    if probability.ndim != 1:
+        probability = probability.max(axis=1)
+    umap_model = model.umap_model
+    reduced_fit = getattr(umap_model, "embedding_", None)
+    if reduced_fit is None:  # a tiny corpus: no reduction
+        reduced_fit = embeddings[fit_rows]
+    if fitted:
+        return np.asarray(topics), probability, np.asarray(reduced_fit)
+
+    from bertopic.dimensionality import BaseDimensionalityReduction  # heavy: only for a sampled fit
+
+    rest = np.setdiff1d(np.arange(n_docs), fit_rows)
+    reduced = np.empty((n_docs, reduced_fit.shape[1]), dtype=np.float32)
+    reduced[fit_rows] = reduced_fit
+    for start in range(0, len(rest), TRANSFORM_BLOCK):  # bounded memory for UMAP's neighbour search
+        block = rest[start : start + TRANSFORM_BLOCK]
+        reduced[block] = umap_model.transform(embeddings[block])
+    # BERTopic's transform maps HDBSCAN's labels to its topic ids; it gets the reduced
+    # vectors through an identity reduction, so UMAP runs once per answer.
+    model.umap_model = BaseDimensionalityReduction()
+    try:
+        rest_topics, rest_probs = model.transform([texts[i] for i in rest], embeddings=reduced[rest])
+    finally:
+        model.umap_model = umap_model
+    all_topics = np.empty(n_docs, dtype=int)
+    all_topics[fit_rows], all_topics[rest] = topics, rest_topics
+    all_probability = np.empty(n_docs, dtype=float)
+    all_probability[fit_rows], all_probability[rest] = probability, np.asarray(rest_probs, dtype=float)
+    return all_topics, all_probability, reduced
+
+
+def _map_2d(umap_model, embeddings: np.ndarray, reduced: np.ndarray, fit_rows: np.ndarray, seed: int) -> np.ndarray:
+    """2-D layout of the answers for BERTopic's document map.
+
+    The fitted UMAP's fuzzy neighbour graph (the same graph a second 2-D UMAP of the
+    vectors would build) is laid out in 2-D: measured on 1,500 reference answers, this
+    separates topics as well as the second UMAP did (10-NN topic accuracy 0.82 vs 0.83;
+    PCA of the 5-D reduction: 0.72) in a ninth of its time (5 s against 47 s). Answers outside a sampled
+    fit sit at the mean position of their 5 nearest fitted answers in the 5-D reduction.
+    A tiny corpus (no UMAP) gets a PCA of its vectors.
+    """
     n = len(embeddings)
-    if n < MIN_DOCS_FOR_CLUSTERING:
+    graph = getattr(umap_model, "graph_", None)
+    if graph is None:
         if n < 3:
             return np.zeros((n, 2))
         return PCA(n_components=2, random_state=seed).fit_transform(embeddings)
-    from umap import UMAP  # heavy (numba): only for the document map
+    from umap.umap_ import find_ab_params, simplicial_set_embedding  # heavy (numba): only for the map
 
-    return UMAP(
-        n_neighbors=max(2, min(settings.umap_n_neighbors, n - 1)),
+    a, b = find_ab_params(1.0, 0.0)  # spread 1, min_dist 0, as the clustering's UMAP
+    layout, _ = simplicial_set_embedding(
+        data=embeddings[fit_rows],
+        graph=graph.copy(),  # the layout prunes weak edges in place
         n_components=2,
-        min_dist=0.0,
+        initial_alpha=1.0,
+        a=a,
+        b=b,
+        gamma=1.0,
+        negative_sample_rate=5,
+        n_epochs=MAP_EPOCHS,
+        init="spectral" if len(fit_rows) >= 50 else "random",
+        random_state=np.random.RandomState(seed),
         metric="cosine",
-        random_state=seed,
-        init="spectral" if n >= 50 else "random",
-    ).fit_transform(embeddings)
+        metric_kwds={},
+        densmap=False,
+        densmap_kwds={},
+        output_dens=False,
+    )
+    if len(fit_rows) == n:
+        return layout
+    from sklearn.neighbors import NearestNeighbors
+
+    out = np.empty((n, 2), dtype=layout.dtype)
+    out[fit_rows] = layout
+    rest = np.setdiff1d(np.arange(n), fit_rows)
+    neighbours = NearestNeighbors(n_neighbors=min(5, len(fit_rows))).fit(reduced[fit_rows])
+    for start in range(0, len(rest), TRANSFORM_BLOCK):
+        block = rest[start : start + TRANSFORM_BLOCK]
+        _, idx = neighbours.kneighbors(reduced[block])
+        out[block] = layout[idx].mean(axis=1)
+    return out
 
 
 def topic_quality(info: pd.DataFrame, assignments: pd.DataFrame, settings: TopicSettings) -> dict:

@@ -3,6 +3,7 @@
 carry content."""
 
 from ._corpus import TURN_COLUMNS, IngestSettings, LoadedCorpus, interview_summary, load_corpus
+from ._meta_talk import MetaTalkSettings, meta_talk_answers, meta_talk_topics
 from ._privacy import Deidentifier, introduced_names, read_pseudonyms
 from ._substance import SubstanceSettings, mark_substantive, substance_table
 
@@ -11,11 +12,14 @@ __all__ = [
     "Deidentifier",
     "IngestSettings",
     "LoadedCorpus",
+    "MetaTalkSettings",
     "SubstanceSettings",
     "interview_summary",
     "introduced_names",
     "load_corpus",
     "mark_substantive",
+    "meta_talk_answers",
+    "meta_talk_topics",
     "read_pseudonyms",
     "substance_table",
 ]

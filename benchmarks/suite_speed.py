@@ -1,0 +1,196 @@
+"""The whole suite against the one step that must cost compute: embedding the answers.
+
+In one run, on one corpus (default: the 36 reference transcripts), with a processed and a
+reports folder of its own (temporary, removed afterwards unless ``--keep``):
+
+1. a plain sentence-transformers fp32 ``encode`` of the substantive answers (model
+   loaded and warmed up first, not timed): the reference cost;
+2. the whole suite cold, ``python -m analysis report`` on the empty processed folder
+   (every notebook in its own kernel, as ``make report DATA=...`` runs it);
+3. the same again, warm (caches filled).
+
+Prints the time of each notebook (from the report's manifest), cold and warm totals,
+the ratios cold / plain embedding and warm / cold, and the peak resident memory of the
+report's whole process tree (kernels included, sampled with psutil every 0.2 s), against
+the targets: cold <= 1.3x plain (1.5x accepted), warm <= 10% of cold, peak RSS <= 2 GB.
+
+    .venv/bin/python benchmarks/suite_speed.py [--transcripts ../shared/corpus/transcripts] [--codes DIR|none]
+    .venv/bin/python benchmarks/suite_speed.py --transcripts data/raw/sample --codes data/raw/sample_codes
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT.parent / "shared" / "corpus"
+TARGET_COLD, ACCEPTED_COLD, TARGET_WARM, TARGET_RSS_GB = 1.3, 1.5, 0.10, 2.0
+
+
+class TreeMemory:
+    """Peak of the summed RSS of a process and all its descendants, sampled in a thread
+    (psutil); without psutil, the largest single child's peak from ``getrusage``."""
+
+    def __init__(self, pid: int, every: float = 0.2):
+        self.pid, self.every, self.peak, self.exact = pid, every, 0, True
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        try:
+            import psutil
+        except ImportError:
+            self.exact = False
+            return
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.Error:
+            return
+        while not self._stop.is_set():
+            total = 0
+            try:
+                procs = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                break
+            for proc in procs:
+                try:
+                    total += proc.memory_info().rss
+                except psutil.Error:  # a kernel that just ended
+                    pass
+            self.peak = max(self.peak, total)
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        if not self.exact:  # ru_maxrss is in KiB on Linux: one process's peak, a lower bound
+            self.peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+
+
+def write_config(tmp: Path, transcripts: Path, codes: Path | None) -> Path:
+    settings = yaml.safe_load((ROOT / "config" / "settings.yaml").read_text())
+    settings["paths"].update(
+        transcripts=str(transcripts),
+        processed=str(tmp / "processed"),
+        reports=str(tmp / "reports"),
+        notebooks=str(ROOT / "notebooks"),
+        reference_codes=None if codes is None else str(codes),
+        theme_labels=str(tmp / "theme_labels.json"),
+        review_codes=str(tmp / "codes"),
+    )
+    for key in ("taxonomy", "code_map"):
+        settings["stages"][key] = str((ROOT / settings["stages"][key]).resolve())
+    config = tmp / "settings.yaml"
+    config.write_text(yaml.safe_dump(settings))
+    return config
+
+
+def plain_embedding(transcripts: Path) -> tuple[int, float]:
+    """Answers and seconds of the model's own fp32 encode of the substantive answers."""
+    from analysis import Embedder, load_config
+    from analysis.transcripts import load_corpus, mark_substantive
+
+    cfg = load_config()
+    turns = mark_substantive(load_corpus(transcripts).turns, cfg.substance)
+    texts = turns.loc[turns["substantive"], "text"].tolist()
+    embedder = Embedder(cfg.embedding.model, batch_size=cfg.embedding.batch_size, show_progress=False)
+    embedder.encode_plain(texts[:64])  # load and warm up the model: not part of the reference cost
+    started = time.perf_counter()
+    embedder.encode_plain(texts)
+    return len(texts), time.perf_counter() - started
+
+
+def run_report(config: Path, transcripts: Path, codes: Path | None, log: Path) -> tuple[float, int, bool, dict]:
+    """Seconds, peak tree RSS, exactness of that peak, and seconds per notebook."""
+    command = [sys.executable, "-m", "analysis", "--config", str(config), "report", "--transcripts", str(transcripts)]
+    if codes is not None:
+        command += ["--codes", str(codes)]
+    env = {**os.environ, "ANALYSIS_CONFIG": str(config)}
+    started = time.perf_counter()
+    with log.open("w") as out:
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        with TreeMemory(proc.pid) as memory:
+            code = proc.wait()
+    seconds = time.perf_counter() - started
+    if code != 0:
+        sys.exit(f"report failed (exit {code}); its output:\n{log.read_text()[-4000:]}")
+    manifest = json.loads((config.parent / "reports" / ".report.json").read_text())
+    return seconds, memory.peak, memory.exact, {p["notebook"]: p["seconds"] for p in manifest["pages"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--transcripts", type=Path, default=REFERENCE / "transcripts", help="corpus folder")
+    parser.add_argument(
+        "--codes", default=None,
+        help="human codes for notebooks 06/08 (default: the corpus' coded/ folder beside it, if any; 'none': none)",
+    )
+    parser.add_argument("--keep", type=Path, default=None, help="keep the processed and reports folders here")
+    args = parser.parse_args()
+    transcripts = args.transcripts.resolve()
+    if args.codes is None:
+        codes = transcripts.parent / "coded" if (transcripts.parent / "coded").is_dir() else None
+    else:
+        codes = None if args.codes == "none" else Path(args.codes).resolve()
+
+    answers, plain_s = plain_embedding(transcripts)
+    gc.collect()
+    print(f"corpus: {transcripts} ({answers} substantive answers); codes: {codes}")
+    print(f"plain fp32 encode: {plain_s:.1f} s ({answers / plain_s:.0f} answers/s)", flush=True)
+
+    tmp = Path(tempfile.mkdtemp(prefix="suite-speed-"))
+    try:
+        config = write_config(tmp, transcripts, codes)
+        cold_s, cold_rss, exact, cold_nb = run_report(config, transcripts, codes, tmp / "cold.log")
+        print(f"cold suite: {cold_s:.1f} s", flush=True)
+        warm_s, warm_rss, _, warm_nb = run_report(config, transcripts, codes, tmp / "warm.log")
+        print(f"warm suite: {warm_s:.1f} s\n", flush=True)
+        if args.keep:
+            shutil.copytree(tmp, args.keep, dirs_exist_ok=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    width = max(len(n) for n in cold_nb) + 2
+    print(f"{'notebook':<{width}}{'cold s':>9}{'warm s':>9}")
+    for name in cold_nb:
+        print(f"{name:<{width}}{cold_nb[name]:>9.1f}{warm_nb.get(name, float('nan')):>9.1f}")
+    print(f"{'(outside notebooks)':<{width}}"  # process start, index page; kernels start inside each notebook's time
+          f"{cold_s - sum(cold_nb.values()):>9.1f}{warm_s - sum(warm_nb.values()):>9.1f}")
+    print(f"{'total':<{width}}{cold_s:>9.1f}{warm_s:>9.1f}\n")
+
+    cold_ratio, warm_ratio, peak_gb = cold_s / plain_s, warm_s / cold_s, max(cold_rss, warm_rss) / 1e9
+
+    def verdict(ok: bool, accepted: bool = False) -> str:
+        return "met" if ok else ("accepted" if accepted else "MISSED")
+
+    print(f"{'figure':<34}{'value':>10}  target")
+    print(f"{'cold / plain embedding':<34}{cold_ratio:>9.2f}x  <= {TARGET_COLD}x ({ACCEPTED_COLD}x accepted): "
+          f"{verdict(cold_ratio <= TARGET_COLD, cold_ratio <= ACCEPTED_COLD)}")
+    print(f"{'warm / cold':<34}{warm_ratio:>9.1%}   <= {TARGET_WARM:.0%}: {verdict(warm_ratio <= TARGET_WARM)}")
+    how = "" if exact else " (psutil missing: largest single process only)"
+    print(f"{'peak RSS, report process tree':<34}{peak_gb:>8.2f} GB  <= {TARGET_RSS_GB} GB: "
+          f"{verdict(peak_gb <= TARGET_RSS_GB)}{how}")
+    print(f"{'  cold / warm run peak':<34}{cold_rss / 1e9:>8.2f} / {warm_rss / 1e9:.2f} GB")
+
+
+if __name__ == "__main__":
+    main()

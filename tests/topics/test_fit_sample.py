@@ -1,0 +1,76 @@
+"""Large corpora: the model is fitted on a seeded sample and the other answers are
+assigned with ``transform``; below the sample size nothing changes. The document map
+reuses the clustering's reduction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import fit_topics, load_corpus
+from analysis.topics import TopicSettings
+from analysis.transcripts import SubstanceSettings, mark_substantive
+from conftest import SAMPLE
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    from analysis import Embedder
+
+    embedder = Embedder(cache_dir=tmp_path_factory.mktemp("emb"), show_progress=False)
+    turns = mark_substantive(load_corpus(SAMPLE).turns, SubstanceSettings())
+    docs = turns[turns["substantive"]].reset_index(drop=True)
+    return docs, embedder.embed(docs["text"].tolist()), embedder
+
+
+def fit(sample, **settings):
+    docs, vectors, embedder = sample
+    return fit_topics(docs, vectors, TopicSettings(**settings), seed=42, embedding_model=embedder.model)
+
+
+def test_below_the_sample_size_the_fit_is_unchanged(sample):
+    docs, _, _ = sample
+    whole = fit(sample, fit_sample=None)
+    at_size = fit(sample, fit_sample=len(docs))
+    pd.testing.assert_frame_equal(whole.assignments, at_size.assignments)
+    pd.testing.assert_frame_equal(whole.info, at_size.info)
+    assert np.array_equal(whole.map_2d, at_size.map_2d)
+
+
+def test_a_larger_corpus_is_fitted_on_a_sample_and_every_answer_assigned(sample):
+    docs, vectors, _ = sample
+    size = int(len(docs) * 0.7)
+    result = fit(sample, fit_sample=size)
+    a = result.assignments
+    assert a["turn_id"].tolist() == docs["turn_id"].tolist()  # every answer, in order
+    assert len(result.model.topics_) == len(docs)  # the model's own table covers every answer too
+    assert result.info["size"].sum() == len(docs)
+    assert a["topic"].nunique() >= 2 and a["probability"].between(0, 1).all()
+    assert result.map_2d.shape == (len(docs), 2) and np.isfinite(result.map_2d).all()
+    again = fit(sample, fit_sample=size)
+    pd.testing.assert_frame_equal(a, again.assignments)  # the sample is drawn with the seed
+    assert np.array_equal(result.map_2d, again.map_2d)
+    # sampled or assigned by transform, answers sit with their topic: nearer its centroid than others'
+    topics = a["topic"].to_numpy()
+    real = sorted(t for t in set(topics) if t != -1)
+    centroids = np.vstack([vectors[topics == t].mean(axis=0) for t in real])
+    clustered = np.flatnonzero(topics != -1)
+    nearest = np.asarray(real)[np.argmax(vectors[clustered] @ centroids.T, axis=1)]
+    assert (nearest == topics[clustered]).mean() >= 0.6
+
+
+def test_the_document_map_separates_topics(sample):
+    result = fit(sample)
+    topics = result.assignments["topic"].to_numpy()
+    keep = topics != -1
+    xy = result.map_2d[keep]
+    labels = topics[keep]
+    # each answer's nearest neighbour on the map mostly shares its topic
+    dist = ((xy[:, None, :] - xy[None, :, :]) ** 2).sum(axis=2)
+    np.fill_diagonal(dist, np.inf)
+    same = (labels[np.argmin(dist, axis=1)] == labels).mean()
+    largest = pd.Series(labels).value_counts(normalize=True).iloc[0]
+    assert same > largest + 0.2
