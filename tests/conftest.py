@@ -96,6 +96,19 @@ def sample_run(tmp_path_factory):
     return cfg, config
 
 
+@pytest.fixture(scope="session")
+def embedded_sample(tmp_path_factory):
+    """The sample's substantive answers, their vectors and the embedder that made them
+    (embedded once for the session; read-only): (answers, vectors, embedder)."""
+    from analysis import Embedder, load_corpus
+    from analysis.transcripts import SubstanceSettings, mark_substantive
+
+    embedder = Embedder(cache_dir=tmp_path_factory.mktemp("emb"), show_progress=False)
+    turns = mark_substantive(load_corpus(SAMPLE).turns, SubstanceSettings())
+    docs = turns[turns["substantive"]].reset_index(drop=True)
+    return docs, embedder.embed(docs["text"].tolist()), embedder
+
+
 CHROMIUM = "/usr/bin/chromium"
 XSS = ("<script>alert(1)</script>", "<img src=x onerror=alert(1)>")
 XSS_ANSWER = (

@@ -36,6 +36,10 @@ def test_project_config_loads_with_absolute_paths():
         ("paths: [unclosed\n", "line 2: not valid YAML"),
         ("paths: {transcripts: x, codes: y}\n", "paths.codes: unknown key (renamed to paths.reference_codes)"),
         ("paths: {transcripts: x, codings: y}\n", "paths.codings: unknown key (renamed to paths.independent_codings)"),
+        (
+            "paths: {transcripts: x}\ntopics: {outlier_threshold: 0.35}\n",
+            "topics.outlier_threshold: unknown key (renamed to topics.outlier_quantile)",
+        ),
     ],
 )
 def test_bad_config_names_the_key(tmp_path, text, expected):

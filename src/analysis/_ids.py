@@ -27,14 +27,22 @@ def natural_key(value) -> tuple:
 
 
 def natural_sort_key(values):
-    """``key=`` for :meth:`pandas.DataFrame.sort_values`: a column in human order.
+    """``key=`` for :meth:`pandas.DataFrame.sort_values`: a column in human order. A
+    column of text is sorted by :func:`natural_key`; a column of numbers (or dates) is
+    already in human order and is returned as it is (``-1`` before ``3``).
 
     Example:
         >>> import pandas as pd
         >>> pd.DataFrame({"interview_id": ["11", "3", "30"]}).sort_values("interview_id", key=natural_sort_key)[
         ...     "interview_id"].tolist()
         ['3', '11', '30']
+        >>> pd.DataFrame({"id": ["I10", "I2", "I2"], "line": [12, -1, 3]}).sort_values(["id", "line"],
+        ...     key=natural_sort_key).values.tolist()
+        [['I2', -1], ['I2', 3], ['I10', 12]]
     """
+    # text (object or string dtype) in human order; numbers, dates and booleans sort as they are
+    if values.dtype.kind not in "OSU":
+        return values
     return values.map(natural_key)
 
 

@@ -110,6 +110,12 @@ def _parser() -> argparse.ArgumentParser:
         help="human codes of these transcripts for notebooks 06 and 08 (default: paths.reference_codes of the "
         "config, or none when --transcripts names another corpus)",
     )
+    report.add_argument(
+        "--fresh-kernels",
+        action="store_true",
+        help="run each notebook in a kernel of its own (slower; checks each runs after a restart) instead of one "
+        "shared kernel cleared between notebooks",
+    )
 
     figures = verbs.add_parser(
         "figures",
@@ -175,10 +181,15 @@ def _cmd_topics(cfg: Config, args) -> None:
         load_step(cfg)
         embed_step(cfg)
     result, _ = topics_step(cfg)
-    q = topic_quality(result.info, result.assignments, cfg.topics)
+    q = topic_quality(result.info, result.assignments, cfg.topics, result.outlier_threshold)
+    joined = (
+        f" ({q['outliers_joined_a_topic']} joined a topic at cosine >= {q['cosine_an_outlier_needed']})"
+        if "cosine_an_outlier_needed" in q
+        else ""
+    )
     print(
         f"{q['topics']} topics over {q['answers']} answers; largest {q['largest_topic_share']:.1%}, "
-        f"outliers {q['outlier_share']:.1%}{' (from cache)' if result.from_cache else ''}"
+        f"outliers {q['outlier_share']:.1%}{joined}{' (from cache)' if result.from_cache else ''}"
     )
     print(f"wrote {cfg.paths.processed}/topics.parquet, topic_info.parquet, topic_quotes.parquet, topic_model/")
 
@@ -267,7 +278,9 @@ def _cmd_report(cfg: Config, args) -> None:
     codes = args.codes if args.codes else ("none" if args.transcripts else None)
     # Every notebook loads this settings file (not silently config/settings.yaml).
     config_path = args.config or os.environ.get(CONFIG_ENV) or find_project_root() / DEFAULT_CONFIG
-    rendered = run_report(cfg, codes=codes, config_path=Path(config_path).resolve())
+    rendered = run_report(
+        cfg, codes=codes, config_path=Path(config_path).resolve(), fresh_kernels=args.fresh_kernels
+    )
     print(
         f"{len(rendered)} notebooks rendered to {cfg.paths.reports} in {time.perf_counter() - started:.0f} s; "
         f"open {cfg.paths.reports}/index.html"

@@ -35,6 +35,7 @@ RENAMED_KEYS = {
     "paths.codings": "paths.independent_codings",
     # absolute cosines depend on the embedder; quantiles of the corpus's own cosines do not
     "stages.guide_threshold": "stages.guide_quantile",
+    "topics.outlier_threshold": "topics.outlier_quantile",
 }
 
 

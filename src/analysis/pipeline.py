@@ -159,10 +159,30 @@ def embed_step(cfg: Config, show_progress: bool = True) -> EmbedResult:
 
 
 def read_embeddings(cfg: Config) -> tuple[pd.DataFrame, np.ndarray]:
-    """``embeddings.parquet`` and its vectors as one float32 matrix."""
-    table = read_table(cfg, "embeddings")
-    vectors = np.vstack(table["vector"].to_numpy()).astype(np.float32) if len(table) else np.zeros((0, 0), np.float32)
-    return table, vectors
+    """``embeddings.parquet`` as its ``turn_id`` table and the vectors as one float32
+    matrix (row i is the table's row i).
+
+    The vectors are read from the file's list column straight into the matrix: a table
+    of per-row arrays would hold every vector twice while the matrix is built.
+    """
+    import pyarrow.parquet as pq
+
+    path = processed(cfg, "embeddings.parquet")
+    if not path.is_file():
+        raise AnalysisError(f"{path} does not exist yet: run the step that writes it first (see README)")
+    try:
+        arrow = pq.read_table(path)
+        column = arrow.column("vector").combine_chunks()
+    except (OSError, ValueError, KeyError) as exc:  # pyarrow's errors derive from these
+        raise AnalysisError(f"{path} cannot be read ({exc}); run the step that writes it again") from None
+    table = arrow.drop_columns(["vector"]).to_pandas()
+    if len(table) == 0:
+        return table, np.zeros((0, 0), np.float32)
+    lengths = np.diff(column.offsets.to_numpy())
+    if column.null_count or (lengths != lengths[0]).any():
+        raise AnalysisError(f"{path}: vectors missing or of unequal length; run the embed step again")
+    flat = column.flatten().to_numpy(zero_copy_only=False)
+    return table, flat.reshape(len(table), -1).astype(np.float32, copy=False)
 
 
 def _save_topic_model(model, model_dir: Path, embedding_model: str) -> None:

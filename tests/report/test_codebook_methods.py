@@ -11,7 +11,9 @@ import pytest
 
 from analysis import agreement_step, load_config
 from analysis.report import (
+    NO_REFERENCE_CODES,
     REFERENCE_HUMAN_AGREEMENT,
+    agreement_page,
     agreement_without_codes,
     best_excerpt,
     codebook_for,
@@ -75,6 +77,20 @@ def test_theme_quotes_are_verbatim_with_their_source_line_and_the_clearest_of_th
             assert q.clarity == pytest.approx(best, abs=1e-4)
 
 
+def test_the_topic_table_and_the_theme_pages_quote_the_same_answers(run):
+    cfg, _ = run
+    tables, _ = theme_tables_for(cfg)
+    topic_quotes = pd.read_parquet(cfg.paths.processed / "topic_quotes.parquet")
+    theme = theme_quotes(tables, per_theme=3)
+    # themes with interview meta-talk in them differ: the theme pages never quote it
+    clean = set(tables.themes["topic"]) - set(tables.answers.loc[tables.answers["meta_talk"], "topic"])
+    assert len(clean) >= 3
+    for topic in sorted(clean):
+        mine = topic_quotes[topic_quotes["topic"] == topic].sort_values("rank")
+        sources = [f"{f}:{line}" for f, line in zip(mine["source_file"], mine["line_start"])]
+        assert sources == theme.loc[theme["topic"] == topic, "source"].tolist(), topic
+
+
 def test_codebook_stages_follow_the_taxonomy_with_counts_quotes_and_agreement(run):
     cfg, _ = run
     book = codebook_for(cfg)
@@ -120,6 +136,22 @@ def test_without_codes_the_methods_page_and_agreement_note_say_how_to_give_them(
     assert "Krippendorff's alpha" not in methods.index
     text = agreement_without_codes()
     assert "make report CODES=" in text and "--codes" in text
+
+
+def test_the_agreement_page_shows_figures_with_codes_and_says_why_not_without(run):
+    cfg, _ = run
+    results = json.loads((cfg.paths.processed / "agreement.json").read_text())
+    page = agreement_page(results)
+    assert page.has_codes and "For scale" in page.intro().data
+    per_stage = page.per_stage().data  # the table shown
+    assert set(per_stage["stage"]) == set(results["suite_vs_reference"]["overall"]["per_stage"])
+    assert page.calibration().data[1].x  # the reliability chart's points
+    assert len(page.per_interview().data) == len(results["suite_vs_reference"]["per_interview"])
+    # a run without codes: agreement_step returns the stages only
+    bare = agreement_page({"stages": load_taxonomy(TAXONOMY).ids})
+    assert not bare.has_codes and bare.intro().data == agreement_without_codes()
+    for section in (bare.per_stage, bare.calibration, bare.per_interview):
+        assert section().data == NO_REFERENCE_CODES
 
 
 def test_readme_quotes_the_same_human_agreement():

@@ -12,6 +12,7 @@ import shutil
 import nbformat
 import pandas as pd
 import pytest
+from plotly.offline import get_plotlyjs_version
 
 from analysis import load_config
 from analysis.errors import AnalysisError
@@ -224,3 +225,26 @@ def test_a_real_run_prints_the_embedding_progress(tmp_path):
     assert f"{done[-1][1]}/{done[-1][1]} (100%)" not in page
 
 
+
+
+SHOW_KERNEL = """import os
+import plotly.graph_objects as go
+from analysis.report import setup_notebook
+setup_notebook()
+print('left over:', 'leftover' in globals(), '| kernel:', os.getpid())
+leftover = 1
+go.Figure(go.Bar(x=[1, 2], y=[3, 4]))"""
+
+
+@pytest.mark.parametrize("fresh", [False, True], ids=["shared-kernel", "fresh-kernels"])
+def test_notebooks_share_a_kernel_yet_each_starts_from_an_empty_namespace(tiny_project, fresh):
+    cfg, config, notebooks = tiny_project
+    for name in ("01_first", "02_second"):
+        _notebook(notebooks / f"{name}.ipynb", name, SHOW_KERNEL)
+    run_report(cfg, log=lambda *_: None, config_path=config, fresh_kernels=fresh)
+    pages = [(cfg.paths.reports / f"{name}.html").read_text() for name in ("01_first", "02_second")]
+    kernels = [re.search(r"left over: (\w+) \| kernel: (\d+)", page).groups() for page in pages]
+    assert [left for left, _ in kernels] == ["False", "False"]  # the first notebook's names are gone
+    assert (kernels[0][1] == kernels[1][1]) is not fresh  # one kernel, or one per notebook
+    for page in pages:  # each page draws its figure offline: plotly.js inline on every page
+        assert f"plotly.js v{get_plotlyjs_version()}" in page

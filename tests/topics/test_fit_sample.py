@@ -8,49 +8,37 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import fit_topics, load_corpus
+from analysis import fit_topics
 from analysis.topics import TopicSettings
-from analysis.transcripts import SubstanceSettings, mark_substantive
-from conftest import SAMPLE
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory):
-    from analysis import Embedder
-
-    embedder = Embedder(cache_dir=tmp_path_factory.mktemp("emb"), show_progress=False)
-    turns = mark_substantive(load_corpus(SAMPLE).turns, SubstanceSettings())
-    docs = turns[turns["substantive"]].reset_index(drop=True)
-    return docs, embedder.embed(docs["text"].tolist()), embedder
-
-
-def fit(sample, **settings):
-    docs, vectors, embedder = sample
+def fit(embedded_sample, **settings):
+    docs, vectors, embedder = embedded_sample
     return fit_topics(docs, vectors, TopicSettings(**settings), seed=42, embedding_model=embedder.model)
 
 
-def test_below_the_sample_size_the_fit_is_unchanged(sample):
-    docs, _, _ = sample
-    whole = fit(sample, fit_sample=None)
-    at_size = fit(sample, fit_sample=len(docs))
+def test_below_the_sample_size_the_fit_is_unchanged(embedded_sample):
+    docs, _, _ = embedded_sample
+    whole = fit(embedded_sample, fit_sample=None)
+    at_size = fit(embedded_sample, fit_sample=len(docs))
     pd.testing.assert_frame_equal(whole.assignments, at_size.assignments)
     pd.testing.assert_frame_equal(whole.info, at_size.info)
     assert np.array_equal(whole.map_2d, at_size.map_2d)
 
 
-def test_a_larger_corpus_is_fitted_on_a_sample_and_every_answer_assigned(sample):
-    docs, vectors, _ = sample
+def test_a_larger_corpus_is_fitted_on_a_sample_and_every_answer_assigned(embedded_sample):
+    docs, vectors, _ = embedded_sample
     size = int(len(docs) * 0.7)
-    result = fit(sample, fit_sample=size)
+    result = fit(embedded_sample, fit_sample=size)
     a = result.assignments
     assert a["turn_id"].tolist() == docs["turn_id"].tolist()  # every answer, in order
     assert len(result.model.topics_) == len(docs)  # the model's own table covers every answer too
     assert result.info["size"].sum() == len(docs)
     assert a["topic"].nunique() >= 2 and a["probability"].between(0, 1).all()
     assert result.map_2d.shape == (len(docs), 2) and np.isfinite(result.map_2d).all()
-    again = fit(sample, fit_sample=size)
+    again = fit(embedded_sample, fit_sample=size)
     pd.testing.assert_frame_equal(a, again.assignments)  # the sample is drawn with the seed
     assert np.array_equal(result.map_2d, again.map_2d)
     # sampled or assigned by transform, answers sit with their topic: nearer its centroid than others'
@@ -62,8 +50,8 @@ def test_a_larger_corpus_is_fitted_on_a_sample_and_every_answer_assigned(sample)
     assert (nearest == topics[clustered]).mean() >= 0.6
 
 
-def test_the_document_map_separates_topics(sample):
-    result = fit(sample)
+def test_the_document_map_separates_topics(embedded_sample):
+    result = fit(embedded_sample)
     topics = result.assignments["topic"].to_numpy()
     keep = topics != -1
     xy = result.map_2d[keep]

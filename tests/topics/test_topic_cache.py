@@ -7,26 +7,14 @@ import logging
 
 import pytest
 
-from analysis import fit_topics, load_corpus
+from analysis import fit_topics
 from analysis.topics import TopicSettings
-from analysis.transcripts import SubstanceSettings, mark_substantive
-from conftest import SAMPLE
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory):
-    from analysis import Embedder
-
-    embedder = Embedder(cache_dir=tmp_path_factory.mktemp("emb"), show_progress=False)
-    turns = mark_substantive(load_corpus(SAMPLE).turns, SubstanceSettings())
-    docs = turns[turns["substantive"]].reset_index(drop=True)
-    return docs, embedder.embed(docs["text"].tolist()), embedder
-
-
-def fit(sample, cache_dir, loads):
-    docs, vectors, embedder = sample
+def fit(embedded_sample, cache_dir, loads):
+    docs, vectors, embedder = embedded_sample
 
     def model():
         loads.append(1)
@@ -37,29 +25,29 @@ def fit(sample, cache_dir, loads):
     )
 
 
-def test_cache_entries_are_small_and_damaged_ones_are_refitted(sample, tmp_path, caplog):
+def test_cache_entries_are_small_and_damaged_ones_are_refitted(embedded_sample, tmp_path, caplog):
     loads: list[int] = []
-    first = fit(sample, tmp_path, loads)
+    first = fit(embedded_sample, tmp_path, loads)
     (entry,) = tmp_path.glob("topics-*.pkl")
     assert entry.stat().st_size < 2_000_000  # the embedding model (~90 MB) is not in it
     assert first.model.embedding_model is not None  # the fitted result keeps it
     for damaged in (entry.read_bytes()[: entry.stat().st_size // 2], b"", b"not a pickle"):
         entry.write_bytes(damaged)  # a full disk cut the write short, or something else wrote here
         with caplog.at_level(logging.WARNING):
-            again = fit(sample, tmp_path, loads)
+            again = fit(embedded_sample, tmp_path, loads)
         assert not again.from_cache and "cannot be read" in caplog.text
         assert again.assignments.equals(first.assignments) and again.info.equals(first.info)
         caplog.clear()
     assert [p.name for p in tmp_path.iterdir()] == [entry.name]  # rewritten whole, no temporary left
 
 
-def test_a_cached_result_draws_the_charts_without_loading_the_model(sample, tmp_path):
+def test_a_cached_result_draws_the_charts_without_loading_the_model(embedded_sample, tmp_path):
     from analysis.report import document_map, topic_barchart, topic_hierarchy, topics_per_interviewee
 
-    docs, _, _ = sample
+    docs, _, _ = embedded_sample
     loads: list[int] = []
-    fitted = fit(sample, tmp_path, loads)
-    cached = fit(sample, tmp_path, loads)
+    fitted = fit(embedded_sample, tmp_path, loads)
+    cached = fit(embedded_sample, tmp_path, loads)
     assert cached.from_cache and len(loads) == 1  # only the fit loaded the model
     texts = docs["text"].tolist()
     for draw in (

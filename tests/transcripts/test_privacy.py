@@ -249,7 +249,7 @@ def test_a_planted_name_reaches_no_report_page(tmp_path):
     )
     settings["privacy"] = {"keep_names": False, "names": [LAST]}
     # what a corpus this small gives: no topic (the pages must still render and say so)
-    settings["topics"].update({"min_cluster_size": 13, "outlier_threshold": 1.0})
+    settings["topics"].update({"min_cluster_size": 13, "outlier_quantile": 1.0})
     config = write_config(tmp_path, settings)
     rendered = run_report(load_config(config), config_path=config, log=lambda *_: None)
     pages = {p.name for p in (tmp_path / "reports").glob("*.html")}

@@ -18,7 +18,7 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -133,6 +133,18 @@ def model_problem(name: str) -> str | None:
     )
 
 
+@lru_cache(maxsize=2)
+def _load_sentence_transformer(model_path: str):
+    """The model, loaded once per process: the report's notebooks share a kernel, and
+    each step that embeds would otherwise load it again (seconds)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch  # heavy (seconds): loaded only when a text is missing from the cache
+    from sentence_transformers import SentenceTransformer
+
+    torch.manual_seed(0)
+    return SentenceTransformer(model_path, device="cpu")
+
+
 def _weights_fingerprint(path: str) -> str:
     """Hash of a local model's weights; for a hub name, the name itself."""
     folder = Path(path)
@@ -218,16 +230,11 @@ class Embedder:
 
     @cached_property
     def model(self):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        import torch  # heavy (seconds): loaded only when a text is missing from the cache
-        from sentence_transformers import SentenceTransformer
-
-        torch.manual_seed(0)
         problem = model_problem(self.model_name)
         if problem:
             raise AnalysisError(problem)
         try:
-            return SentenceTransformer(self.model_path, device="cpu")
+            return _load_sentence_transformer(str(self.model_path))
         except Exception as exc:  # noqa: BLE001 - a damaged model folder fails in many ways; name it, no traceback
             raise AnalysisError(
                 f"cannot load embedding model {self.model_name!r} ({type(exc).__name__}: {exc}); "

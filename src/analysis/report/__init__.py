@@ -18,7 +18,15 @@ from ._charts import (
 from ._codebook import Codebook, codebook, codebook_for, stage_exemplars
 from ._explorer import ThemeExplorer
 from ._figures import FigureSet, figure_size, paper_figures, prepare_figure_folder, write_figures
-from ._methods import REFERENCE_HUMAN_AGREEMENT, agreement_without_codes, human_agreement_sentence, methods_summary
+from ._methods import (
+    NO_REFERENCE_CODES,
+    REFERENCE_HUMAN_AGREEMENT,
+    AgreementPage,
+    agreement_page,
+    agreement_without_codes,
+    human_agreement_sentence,
+    methods_summary,
+)
 from ._notebook import setup_notebook, strip_notebook, strip_notebook_on_save
 from ._render import run_report
 from ._review import ReviewWidget
@@ -97,6 +105,9 @@ __all__ = [
     "Codebook",
     "REFERENCE_HUMAN_AGREEMENT",
     "SET_ASIDE",
+    "AgreementPage",
+    "NO_REFERENCE_CODES",
+    "agreement_page",
     "agreement_without_codes",
     "best_excerpt",
     "codebook",

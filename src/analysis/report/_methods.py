@@ -1,6 +1,7 @@
 """A one-page methods summary generated from the run (what a COREQ checklist asks that the
 suite can state), the human-agreement figures of the reference study (one source for the
-notebooks and the README), and what the agreement page says when a run has no codes.
+notebooks and the README), and what each section of the agreement page (notebook 06) shows,
+with human codes or without.
 
 Example:
     >>> methods_summary(load_config())                 # doctest: +SKIP
@@ -9,6 +10,7 @@ Example:
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from importlib import metadata
 
 import pandas as pd
@@ -16,7 +18,10 @@ import pandas as pd
 from .._last_run import last_run
 from ..config import Config
 from ..embeddings import Embedder
+from ..human_codes import per_stage_table
 from ..pipeline import load_taxonomy_and_codes, read_table
+from ._charts import reliability_figure
+from ._tables import agreement_by_interview, note, show_table
 from ._themes import saturation_table, theme_tables_for
 
 # Two human coders of the same interview, on the reference study's interviews coded twice
@@ -71,6 +76,67 @@ def agreement_without_codes() -> str:
         "(`python -m analysis evaluate --codes data/codes`).\n\n"
         f"*For scale:* {human_agreement_sentence()}"
     )
+
+
+NO_REFERENCE_CODES = (
+    "No reference codes were given (`paths.reference_codes`, or `CODES=` of `make report`): nothing to compare with."
+)
+NO_PROBABILITIES = "The suite's predictions carry no probability `p_coded` to check against the human codes."
+
+
+@dataclass(frozen=True)
+class AgreementPage:
+    """What each section of the agreement page (notebook 06) shows, from the results of
+    :func:`analysis.agreement_step`: figures when the run has human codes, and otherwise
+    a note saying why a section is empty (:func:`agreement_page` builds it).
+
+    Attributes:
+        results: the agreement results (``agreement.json``).
+    """
+
+    results: dict
+
+    @property
+    def has_codes(self) -> bool:
+        """Whether the run had human codes to compare the suite's coding with."""
+        return bool(self.results.get("suite_vs_reference"))
+
+    def intro(self):
+        """The note atop the page: with codes, the human coders' own agreement for scale;
+        without, what the page would show and how to give codes (:func:`agreement_without_codes`)."""
+        if not self.has_codes:
+            return note(agreement_without_codes())
+        return note(f"*For scale:* {human_agreement_sentence()}")
+
+    def per_stage(self):
+        """Cohen's kappa, F1 and positives per stage, or the no-codes note."""
+        if not self.has_codes:
+            return note(NO_REFERENCE_CODES)
+        return show_table(per_stage_table(self.results["suite_vs_reference"]))
+
+    def calibration(self):
+        """The reliability chart of P(coded), or a note saying why there is none."""
+        if not self.has_codes:
+            return note(NO_REFERENCE_CODES)
+        calibration = self.results["suite_vs_reference"].get("calibration")
+        return reliability_figure(calibration) if calibration else note(NO_PROBABILITIES)
+
+    def per_interview(self):
+        """The suite's agreement per interview, or the no-codes note."""
+        return show_table(agreement_by_interview(self.results), empty=NO_REFERENCE_CODES)
+
+
+def agreement_page(results: dict) -> AgreementPage:
+    """The sections of the agreement page for these results (the notebook only calls them).
+
+    Example:
+        >>> page = agreement_page({"stages": ["data"]})
+        >>> page.has_codes, page.per_stage().data == NO_REFERENCE_CODES
+        (False, True)
+        >>> "make report CODES=" in page.intro().data
+        True
+    """
+    return AgreementPage(results)
 
 
 def _version(package: str) -> str:

@@ -48,8 +48,9 @@ def setup_notebook() -> None:
     (``ANALYSIS_REPORT`` set), a plain line every few seconds instead, which the report
     command prints as it goes and the HTML page leaves out.
     """
-    if "offline_html" not in pio.renderers:
-        pio.renderers["offline_html"] = OfflineHtmlRenderer()
+    # a new renderer per notebook: its first figure carries plotly.js again, also when the
+    # report runs the notebooks one after another in one kernel
+    pio.renderers["offline_html"] = OfflineHtmlRenderer()
     pio.renderers.default = "plotly_mimetype+offline_html"
     pd.set_option("display.max_colwidth", 120)
     pd.set_option("display.max_rows", 60)

@@ -389,14 +389,17 @@ def _failure(exc: Exception, numbers: dict[int, int]) -> tuple[str, str]:
     return "", f"{type(exc).__name__}: {exc}"
 
 
-def _execute(notebook: Path, executed: Path, parameters: dict, root: Path, log) -> None:
-    """Run one notebook with papermill in ``root``; what its cells print reaches ``log``."""
+def _execute(notebook: Path, executed: Path, parameters: dict, root: Path, log, kernel=None) -> None:
+    """Run one notebook with papermill in ``root``; what its cells print reaches ``log``.
+    With ``kernel`` (a :class:`_SharedKernel`), the notebook runs in it, after a first
+    cell that clears the namespace; without, in a kernel of its own."""
     import papermill as pm  # heavy (starts Jupyter machinery): only the report needs it
 
     declared = pm.inspect_notebook(str(notebook))  # each notebook gets only what it declares
+    source = notebook if kernel is None else kernel.cleared_copy(notebook, executed.parent.parent / ".inputs")
     with _report_kernels():
         pm.execute_notebook(
-            str(notebook),  # the source is read, never written: a saved output stays out of the run
+            str(source),  # the source is read, never written: a saved output stays out of the run
             str(executed),
             parameters={k: v for k, v in parameters.items() if k in declared},
             cwd=str(root),  # the parameters' paths are relative to the project root
@@ -406,10 +409,66 @@ def _execute(notebook: Path, executed: Path, parameters: dict, root: Path, log) 
             stdout_file=_Lines(log),
             stderr_file=_Lines(log),
             config=_kernel_config(),
+            **({"km": kernel.manager} if kernel is not None else {}),
         )
 
 
-def _run_one(notebook: Path, staging: Path, reports: Path, parameters: dict, root: Path, log) -> RenderedNotebook:
+# The first cell of each notebook in the shared kernel: the previous notebook's names go,
+# imported modules stay (that is the saving: torch, BERTopic and numba's compiled code load
+# once per report, not once per notebook). Tagged remove-cell: pages leave it out.
+CLEAR_NAMESPACE = "get_ipython().reset(new_session=False)\nimport gc\ngc.collect()\ndel gc"
+
+
+class _SharedKernel:
+    """One kernel for every notebook of a report: started once in the project root, its
+    namespace cleared before each notebook, so each notebook finds what a restarted kernel
+    would show it, without paying the kernel's start and the libraries' imports again.
+    ``analysis report --fresh-kernels`` runs each notebook in a kernel of its own instead."""
+
+    def __init__(self, root: Path):
+        from jupyter_client.manager import AsyncKernelManager
+        from jupyter_core.utils import run_sync
+
+        self._run_sync = run_sync
+        self.manager = AsyncKernelManager(kernel_name="python3", config=_kernel_config())
+        with _report_kernels():  # the kernel's environment: plain progress lines
+            # in-memory history, as nbclient gives the kernels it starts
+            run_sync(self.manager.start_kernel)(cwd=str(root), extra_arguments=["--HistoryManager.hist_file=:memory:"])
+
+    @staticmethod
+    def cleared_copy(notebook: Path, folder: Path) -> Path:
+        """A copy of ``notebook`` in ``folder`` whose first cell clears the namespace."""
+        import nbformat
+
+        nb = nbformat.read(str(notebook), as_version=4)
+        clear = nbformat.v4.new_code_cell(CLEAR_NAMESPACE)
+        clear.metadata["tags"] = ["remove-cell"]
+        nb.cells.insert(0, clear)
+        folder.mkdir(parents=True, exist_ok=True)
+        copy = folder / notebook.name
+        nbformat.write(nb, str(copy))
+        return copy
+
+    def shutdown(self) -> None:
+        self._run_sync(self.manager.shutdown_kernel)(now=True)
+
+
+@contextmanager
+def _kernel_for_notebooks(fresh: bool, root: Path):
+    """A shared kernel for the run, or None (each notebook starts its own)."""
+    if fresh:
+        yield None
+        return
+    kernel = _SharedKernel(root)
+    try:
+        yield kernel
+    finally:
+        kernel.shutdown()
+
+
+def _run_one(
+    notebook: Path, staging: Path, reports: Path, parameters: dict, root: Path, log, kernel=None
+) -> RenderedNotebook:
     """Execute and render one notebook into ``staging``.
 
     Raises:
@@ -419,7 +478,7 @@ def _run_one(notebook: Path, staging: Path, reports: Path, parameters: dict, roo
     out_html = staging / f"{notebook.stem}.html"
     started = time.perf_counter()
     try:
-        _execute(notebook, executed, parameters, root, log)
+        _execute(notebook, executed, parameters, root, log, kernel)
     except Exception as exc:  # noqa: BLE001 - any failure keeps the previous complete pages
         numbers = render_html(executed, out_html) if executed.is_file() else {}
         where, error = _failure(exc, numbers)
@@ -463,7 +522,12 @@ def _fmt_seconds(seconds: float) -> str:
 
 
 def run_report(
-    cfg: Config, *, log=print, codes: str | None = None, config_path: str | Path | None = None
+    cfg: Config,
+    *,
+    log=print,
+    codes: str | None = None,
+    config_path: str | Path | None = None,
+    fresh_kernels: bool = False,
 ) -> list[RenderedNotebook]:
     """Execute every ordered notebook on ``cfg.paths.transcripts`` and render it to HTML.
 
@@ -472,6 +536,10 @@ def run_report(
     ``paths.reference_codes`` for notebooks 06 and 08 (``"none"``: no human codes).
     ``config_path`` is the settings file every notebook loads (``cfg``'s own file: pass
     it, or the notebooks read config/settings.yaml of the project).
+
+    The notebooks share one kernel, its namespace cleared before each (see
+    :class:`_SharedKernel`); ``fresh_kernels`` starts a kernel per notebook, as a check
+    that each runs top to bottom after a restart.
 
     ``log`` gets each notebook's start, what its cells print as they run (a progress
     line every few seconds during long steps, e.g. the embedding) and its time.
@@ -499,10 +567,11 @@ def run_report(
     corpus_label = _shown_path(cfg.paths.transcripts, cfg.root)
     rendered: list[RenderedNotebook] = []
     try:
-        for k, notebook in enumerate(notebooks, start=1):
-            say(f"[{k}/{len(notebooks)}] running {notebook.name} ...")
-            rendered.append(_run_one(notebook, staging, reports, parameters, cfg.root, say))
-            say(f"[{k}/{len(notebooks)}] {notebook.stem}.html rendered in {_fmt_seconds(rendered[-1].seconds)}")
+        with _kernel_for_notebooks(fresh_kernels, cfg.root) as kernel:
+            for k, notebook in enumerate(notebooks, start=1):
+                say(f"[{k}/{len(notebooks)}] running {notebook.name} ...")
+                rendered.append(_run_one(notebook, staging, reports, parameters, cfg.root, say, kernel))
+                say(f"[{k}/{len(notebooks)}] {notebook.stem}.html rendered in {_fmt_seconds(rendered[-1].seconds)}")
         _publish(staging, reports, rendered, corpus_label)
         write_index(rendered, reports, corpus_label)
     except _NotebookFailed as failed:

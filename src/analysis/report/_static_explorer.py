@@ -24,7 +24,7 @@ import json
 
 import pandas as pd
 
-from .._ids import natural_key
+from .._ids import natural_key, natural_sort_key
 from ..stages import stage_list
 
 NO_THEME = "(no theme: outlier)"
@@ -69,7 +69,7 @@ def explorer_rows(turns: pd.DataFrame, tables, predictions: pd.DataFrame, top_st
     """
     names = dict(tables.stage_names)
     answers = turns[(turns["role"] == "interviewee") & turns["substantive"].astype(bool)].copy()
-    answers = answers.sort_values(["interview_id", "line_start"], key=_natural_column, kind="stable")
+    answers = answers.sort_values(["interview_id", "line_start"], key=natural_sort_key, kind="stable")
     pred = predictions.drop_duplicates("turn_id").set_index("turn_id")
     themed = tables.answers.set_index("turn_id")
     rows = pd.DataFrame({"turn_id": answers["turn_id"].to_numpy()})
@@ -97,10 +97,6 @@ def explorer_rows(turns: pd.DataFrame, tables, predictions: pd.DataFrame, top_st
     rows["order_interviewee"] = _ranks(rows["interviewee"])
     rows["order_source"] = _ranks(rows["source"])
     return rows
-
-
-def _natural_column(column: pd.Series) -> pd.Series:
-    return column.map(natural_key) if column.dtype == object or pd.api.types.is_string_dtype(column) else column
 
 
 def _tidy(text: str) -> str:

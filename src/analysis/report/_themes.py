@@ -1,15 +1,16 @@
 """Theme tables for the charts and the explorer, interview meta-talk set aside, example
-quotes (the clearest among the answers closest to a theme), and thematic saturation."""
+quotes (the clearest among the answers closest to a theme, picked as the topic table picks
+them: ``analysis._quotes``), and thematic saturation."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from .._ids import natural_sorted
+from .._quotes import QUOTE_POOL, best_excerpt, centre_similarity, quote_clarity, rank_quotes
 from ..config import Config
 from ..pipeline import load_taxonomy_and_codes, read_table
 from ..stages import stage_list
@@ -17,77 +18,6 @@ from ..topics import load_theme_labels
 from ..transcripts import MetaTalkSettings, meta_talk_answers, meta_talk_topics
 
 SET_ASIDE = "Interview meta-talk (set aside)"
-_WORD_RE = re.compile(r"[A-Za-z0-9]+(?:['\u2019-][A-Za-z0-9]+)*")
-_FILLERS = frozenset("uh um uhm erm er hmm mm mhm ah oh yeah okay ok like".split())
-_FILLER_PAIRS = {("you", "know"), ("i", "mean"), ("kind", "of"), ("sort", "of")}
-# a quote that starts with one of these was cut from the sentence before it
-_CONTINUATIONS = frozenset("and but or because which that than then to of with so".split())
-_SENTENCE_RE = re.compile(r"[^.!?]+[.!?]+[\"\u201d']?|[^.!?]+$")
-
-
-def quote_clarity(text: str, band: tuple[int, int] = (20, 60)) -> float:
-    """How well an answer reads as a quote, from 0 to 1: it starts as a sentence starts
-    (a capital letter, not "and"/"but"/"because" or a lower-case word cut from the
-    sentence before), ends as one ends (``.``, ``?``, ``!``), has a length within ``band``
-    words, few fillers ("uh", "um", "like", "you know", a repeated word "the, the", a
-    sentence of one or two words) and few questions asked back.
-
-    Example:
-        >>> quote_clarity("data, Data quality? Um, so data quality. More, more stuff.") < 0.3
-        True
-        >>> quote_clarity("We check every new batch of labels against a held-out set before "
-        ...               "it goes into training, and we reject batches that disagree.") > 0.9
-        True
-    """
-    text = " ".join(str(text).split())
-    words = _WORD_RE.findall(text)
-    n = len(words)
-    if n == 0:
-        return 0.0
-    low, high = band
-    length = n / low if n < low else 1.0 if n <= high else max(0.0, 1.0 - (n - high) / (2 * high))
-    starts = float(text[0].isupper() and words[0].lower() not in _CONTINUATIONS)
-    ends = float(text.rstrip("\"\u201d' ").endswith((".", "?", "!")))
-    lower = [w.lower() for w in words]
-    fillers = sum(w in _FILLERS for w in lower)
-    fillers += sum((a, b) in _FILLER_PAIRS for a, b in zip(lower, lower[1:]))
-    fillers += sum(a == b for a, b in zip(lower, lower[1:]))  # "the, the", "more, more"
-    # a quote states something: sentences of one or two words ("So.", "Okay.", "Perfect.")
-    # are fillers, and sentences asked back ("what do you mean?") count against it
-    sentences = [x for x in _SENTENCE_RE.findall(text) if x.strip()]
-    fillers += sum(len(_WORD_RE.findall(x)) for x in sentences if len(_WORD_RE.findall(x)) < 3)
-    share = min(1.0, fillers / n)
-    asked = sum(x.rstrip("\"\u201d' ").endswith("?") for x in sentences) / max(1, len(sentences))
-    score = (0.4 + 0.3 * starts + 0.3 * ends) * length * (1.0 - 2.0 * share) * (1.0 - 0.5 * asked)
-    return round(max(0.0, score), 4)
-
-
-def best_excerpt(text: str, max_chars: int = 300) -> tuple[str, float]:
-    """The clearest run of whole sentences of an answer that fits in ``max_chars``, as said
-    (spaces normalised; ``…`` marks what is left out before or after), and its
-    :func:`quote_clarity`, 5% lower for each side cut.
-
-    Example:
-        >>> best_excerpt("Yeah. Uh, yeah. We label every image twice and compare the two labels. Okay.", 80)[0]
-        '… We label every image twice and compare the two labels. …'
-    """
-    text = " ".join(str(text).split())
-    sentences = [x.strip() for x in _SENTENCE_RE.findall(text) if x.strip()] or [text]
-    best = ("", -1.0, 0, 0)
-    for i in range(len(sentences)):
-        window = ""
-        for j in range(i, len(sentences)):
-            window = f"{window} {sentences[j]}".strip()
-            if len(window) > max_chars and j > i:
-                break
-            # a whole answer reads better than a cut one: 5% less per side left out
-            score = quote_clarity(window) * (0.95 if i else 1.0) * (0.95 if j < len(sentences) - 1 else 1.0)
-            if score > best[1]:
-                best = (window, score, i, j)
-    window, score, i, j = best
-    if len(window) > max_chars:
-        window = window[: max_chars - 1].rstrip() + "…"
-    return ("… " if i else "") + window + (" …" if j < len(sentences) - 1 else ""), round(score, 4)
 
 
 def quote_excerpt(text: str, max_chars: int = 300) -> str:
@@ -201,10 +131,7 @@ def _similarity(answers: pd.DataFrame, embeddings: pd.DataFrame | None) -> pd.Se
         if not have:
             continue
         m = np.vstack([np.asarray(vectors[answers.at[i, "turn_id"]], dtype=float) for i in have])
-        m = m / np.clip(np.linalg.norm(m, axis=1, keepdims=True), 1e-12, None)
-        centre = m.mean(axis=0)
-        centre = centre / max(np.linalg.norm(centre), 1e-12)
-        out.loc[have] = (m @ centre).round(4)
+        out.loc[have] = centre_similarity(m).round(4)
     return out
 
 
@@ -270,11 +197,12 @@ def theme_tables(
     return ThemeTables(answers.reset_index(drop=True), themes, stage_names)
 
 
-def theme_quotes(tables: ThemeTables, per_theme: int = 3, pool: int = 12, max_chars: int = 300) -> pd.DataFrame:
+def theme_quotes(tables: ThemeTables, per_theme: int = 3, pool: int = QUOTE_POOL, max_chars: int = 300) -> pd.DataFrame:
     """Representative quotes per theme: among the ``pool`` answers closest to the theme's
     centre (all its answers when there are no embeddings), the ``per_theme`` whose clearest
-    run of sentences (:func:`best_excerpt`) reads best, from different interviewees where possible; meta-talk answers
-    are never quoted for a kept theme.
+    run of sentences (:func:`best_excerpt`) reads best, from different interviewees where possible
+    (:func:`analysis._quotes.rank_quotes`, which picks the topic table's quotes too); meta-talk
+    answers are never quoted for a kept theme.
 
     Returns:
         One row per quote: ``topic``, ``theme``, ``group``, ``rank``, ``speaker_id``,
@@ -289,8 +217,6 @@ def theme_quotes(tables: ThemeTables, per_theme: int = 3, pool: int = 12, max_ch
     """
     columns = ["topic", "theme", "group", "rank", "speaker_id", "source", "quote", "clarity", "similarity"]
     answers = tables.answers
-    if "clarity" not in answers:
-        answers = answers.assign(clarity=answers["text"].map(quote_clarity))
     if "similarity" not in answers:
         answers = answers.assign(similarity=np.nan)
     rows = []
@@ -300,13 +226,16 @@ def theme_quotes(tables: ThemeTables, per_theme: int = 3, pool: int = 12, max_ch
             mine = mine[~mine["meta_talk"].astype(bool)]
         if mine.empty:
             continue
-        if mine["similarity"].notna().any():
-            mine = mine.sort_values(["similarity", "turn_id"], ascending=[False, True]).head(pool)
-        excerpts = [best_excerpt(t, max_chars) for t in mine["text"]]
-        mine = mine.assign(excerpt=[e[0] for e in excerpts], clarity=[e[1] for e in excerpts])
-        mine = mine.sort_values(["clarity", "similarity", "turn_id"], ascending=[False, False, True])
-        # one quote per interviewee first, then the next clearest
-        picked = pd.concat([mine.drop_duplicates("speaker_id"), mine]).drop_duplicates("turn_id").head(per_theme)
+        ranked = rank_quotes(
+            mine["text"].tolist(),
+            mine["similarity"].to_numpy(),
+            mine["speaker_id"].tolist(),
+            pool=pool,
+            max_chars=max_chars,
+        ).head(per_theme)
+        picked = mine.iloc[ranked["position"]].assign(
+            excerpt=ranked["excerpt"].to_numpy(), clarity=ranked["clarity"].to_numpy()
+        )
         for rank, r in enumerate(picked.itertuples(), start=1):
             file, line = getattr(r, "source_file", ""), getattr(r, "line_start", "")
             rows.append(
