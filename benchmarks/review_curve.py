@@ -13,7 +13,8 @@ Scenarios (``review-simulate`` in process, so the signals are computed once):
 For each budget (share of the oracle interviews' substantive answers asked, in 10
 batches, retraining after each) and strategy (``active``: the review queue; ``random``),
 prints agreement with the consensus over all answers (reviewed ones carry the oracle's
-codes) and over the answers the suite coded itself, next to the human figures.
+codes) and over the answers the suite coded itself, and the whole coding against each
+single coder of the interviews coded twice, next to the human figures (coder vs coder).
 
     .venv/bin/python benchmarks/review_curve.py [--corpus ../shared/corpus] [--processed DIR]
         [--budgets 0 0.05 0.1 0.2 0.4] [--scenarios loio all]
@@ -43,6 +44,7 @@ from analysis.human_codes import (
 )
 from analysis.pipeline import embed_step, load_step, read_human_codes, stage_signals_for, topics_step
 from analysis.stages import Oracle, StageCoder, simulate_review
+from stage_agreement import suite_vs_single_coders
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,6 +88,10 @@ def main() -> None:
     print(f"corpus: {corpus}; oracle interviews: {', '.join(oracle_ids)}")
     print(f"humans: coder vs coder alpha {headline(humans)['alpha']}, "
           f"single coder vs consensus alpha {headline(single)['alpha']}")
+    # "vs single coder" below is measured on the interviews coded twice that are oracles
+    both = [i for i in humans["per_interview"] if i in oracle_ids]
+    print("coder vs coder on the oracle interviews coded twice (the units of 'vs single coder'): "
+          + (", ".join(f"{i}: alpha {humans['per_interview'][i]['alpha']:.3f}" for i in both) or "none"))
 
     def train_without(excluded: set[str]) -> tuple[list, dict]:
         docs, kind_codes = [], []
@@ -117,10 +123,15 @@ def main() -> None:
                         lambda prior=prior: StageCoder(cfg.stages, seed=cfg.seed, prior=prior), signals, topics,
                         train, kinds, oracle, in_group & substantive, budget, strategy, seed=cfg.seed)
                     tables.append(coding.table[in_group])
-                everything, suite = _figures(reference, pd.concat(tables, ignore_index=True), ids)
+                coded = pd.concat(tables, ignore_index=True)
+                everything, suite = _figures(reference, coded, ids)
+                # the coding (researcher's and suite's answers) against each single coder of
+                # the interviews coded twice, next to coder vs coder on the same units
+                vs_single = suite_vs_single_coders(coded, codings, answers, ids)
                 row = {"scenario": scenario, "budget": budget, "strategy": strategy,
                        **{f"all {k}": v for k, v in headline(everything).items() if k != "units"},
                        "suite-coded alpha": headline(suite)["alpha"], "suite-coded units": suite["units"],
+                       "vs single coder alpha": headline(vs_single)["alpha"],
                        "seconds": round(time.perf_counter() - started)}
                 rows.append(row)
                 print(pd.DataFrame([row]).to_string(index=False, header=len(rows) == 1), flush=True)

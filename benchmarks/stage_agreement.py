@@ -83,9 +83,11 @@ def reliability(table: pd.DataFrame, reference: dict[str, set[str]], bins: int =
 
 def suite_vs_single_coders(table: pd.DataFrame, codings, answers: pd.DataFrame, ids: list[str]) -> dict:
     """The suite's held-out coding against each single coder of the interviews coded twice
-    (the same units as coder vs coder), pooled."""
+    (the same units as coder vs coder), pooled; interviews ``table`` does not code are
+    left out."""
     twice = codings.coded().groupby("interview_id").size()
-    twice = sorted(twice[twice >= 2].index, key=int)
+    coded_here = set(answers.loc[answers["turn_id"].isin(table["turn_id"]), "interview_id"])
+    twice = sorted((i for i in twice[twice >= 2].index if i in coded_here), key=int)
     predicted = {t: set(s) for t, s in zip(table["turn_id"], table["stages"])}
     pooled_ref, pooled_suite = {}, {}
     for interview_id in twice:

@@ -6,7 +6,7 @@ reports folder of its own (temporary, removed afterwards unless ``--keep``):
 1. a plain sentence-transformers fp32 ``encode`` of the substantive answers (model
    loaded and warmed up first, not timed): the reference cost;
 2. the whole suite cold, ``python -m analysis report`` on the empty processed folder
-   (every notebook in its own kernel, as ``make report DATA=...`` runs it);
+   (the notebooks in one shared kernel, as ``make report DATA=...`` runs them);
 3. the same again, warm (caches filled).
 
 Prints the time of each notebook (from the report's manifest), cold and warm totals,
@@ -24,6 +24,7 @@ import argparse
 import gc
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -46,8 +47,10 @@ class TreeMemory:
     """Peak of the summed RSS of a process and all its descendants, sampled in a thread
     (psutil); without psutil, the largest single child's peak from ``getrusage``."""
 
-    def __init__(self, pid: int, every: float = 0.2):
+    def __init__(self, pid: int, every: float = 0.2, log: Path | None = None):
         self.pid, self.every, self.peak, self.exact = pid, every, 0, True
+        self.log = log  # the report's output: its "[k/N] running X" lines say which notebook runs
+        self.by_notebook: dict[str, int] = {}  # peak tree RSS while each notebook ran
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -73,7 +76,17 @@ class TreeMemory:
                 except psutil.Error:  # a kernel that just ended
                     pass
             self.peak = max(self.peak, total)
+            current = self._current_notebook()
+            self.by_notebook[current] = max(self.by_notebook.get(current, 0), total)
             self._stop.wait(self.every)
+
+    def _current_notebook(self) -> str:
+        try:
+            text = self.log.read_text(errors="replace") if self.log else ""
+        except OSError:
+            return "(outside notebooks)"
+        found = re.findall(r"\] running (\S+\.ipynb)", text)
+        return found[-1] if found else "(outside notebooks)"
 
     def __enter__(self) -> TreeMemory:
         self._thread.start()
@@ -128,13 +141,14 @@ def run_report(config: Path, transcripts: Path, codes: Path | None, log: Path) -
     started = time.perf_counter()
     with log.open("w") as out:
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-        with TreeMemory(proc.pid) as memory:
+        with TreeMemory(proc.pid, log=log) as memory:
             code = proc.wait()
     seconds = time.perf_counter() - started
     if code != 0:
         sys.exit(f"report failed (exit {code}); its output:\n{log.read_text()[-4000:]}")
     manifest = json.loads((config.parent / "reports" / ".report.json").read_text())
-    return seconds, memory.peak, memory.exact, {p["notebook"]: p["seconds"] for p in manifest["pages"]}
+    times = {p["notebook"]: p["seconds"] for p in manifest["pages"]}
+    return seconds, memory.peak, memory.exact, times, memory.by_notebook
 
 
 def main() -> None:
@@ -160,9 +174,9 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="suite-speed-"))
     try:
         config = write_config(tmp, transcripts, codes)
-        cold_s, cold_rss, exact, cold_nb = run_report(config, transcripts, codes, tmp / "cold.log")
+        cold_s, cold_rss, exact, cold_nb, cold_mem = run_report(config, transcripts, codes, tmp / "cold.log")
         print(f"cold suite: {cold_s:.1f} s", flush=True)
-        warm_s, warm_rss, _, warm_nb = run_report(config, transcripts, codes, tmp / "warm.log")
+        warm_s, warm_rss, _, warm_nb, warm_mem = run_report(config, transcripts, codes, tmp / "warm.log")
         print(f"warm suite: {warm_s:.1f} s\n", flush=True)
         if args.keep:
             shutil.copytree(tmp, args.keep, dirs_exist_ok=True)
@@ -170,11 +184,13 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
     width = max(len(n) for n in cold_nb) + 2
-    print(f"{'notebook':<{width}}{'cold s':>9}{'warm s':>9}")
+    print(f"{'notebook':<{width}}{'cold s':>9}{'warm s':>9}{'cold GB':>9}{'warm GB':>9}  (peak tree RSS while it ran)")
     for name in cold_nb:
-        print(f"{name:<{width}}{cold_nb[name]:>9.1f}{warm_nb.get(name, float('nan')):>9.1f}")
+        print(f"{name:<{width}}{cold_nb[name]:>9.1f}{warm_nb.get(name, float('nan')):>9.1f}"
+              f"{cold_mem.get(name, 0) / 1e9:>9.2f}{warm_mem.get(name, 0) / 1e9:>9.2f}")
     print(f"{'(outside notebooks)':<{width}}"  # process start, index page; kernels start inside each notebook's time
-          f"{cold_s - sum(cold_nb.values()):>9.1f}{warm_s - sum(warm_nb.values()):>9.1f}")
+          f"{cold_s - sum(cold_nb.values()):>9.1f}{warm_s - sum(warm_nb.values()):>9.1f}"
+          f"{cold_mem.get('(outside notebooks)', 0) / 1e9:>9.2f}{warm_mem.get('(outside notebooks)', 0) / 1e9:>9.2f}")
     print(f"{'total':<{width}}{cold_s:>9.1f}{warm_s:>9.1f}\n")
 
     cold_ratio, warm_ratio, peak_gb = cold_s / plain_s, warm_s / cold_s, max(cold_rss, warm_rss) / 1e9

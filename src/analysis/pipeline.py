@@ -203,11 +203,11 @@ def _save_topic_model(model, model_dir: Path, embedding_model: str) -> None:
         shutil.rmtree(fresh, ignore_errors=True)
 
 
-@_locked
-def topics_step(cfg: Config) -> tuple[TopicResult, pd.DataFrame]:
-    """Fit (or load from cache) the topic model on the embedded answers and write
-    ``topics.parquet``, ``topic_info.parquet``, ``topic_quotes.parquet`` and the model
-    (safetensors) in ``topic_model/``. Returns the result and the modelled answers."""
+def topic_result(cfg: Config) -> tuple[TopicResult, pd.DataFrame]:
+    """The topic model of the embedded answers, loaded from the topic cache when it holds
+    one for these answers and settings, else fitted (and cached); writes no table (the
+    ``figures`` verb reads a finished run with it). Returns the result and the modelled
+    answers."""
     turns = read_table(cfg, "turns")
     table, vectors = read_embeddings(cfg)
     docs = table[["turn_id"]].merge(turns, on="turn_id", how="left", validate="one_to_one")
@@ -221,7 +221,16 @@ def topics_step(cfg: Config) -> tuple[TopicResult, pd.DataFrame]:
         model_id=embedder.model_id,
         cache_dir=processed(cfg, "cache"),
     )
-    assignments = result.assignments.merge(turns[["turn_id", "interview_id", "speaker_id"]], on="turn_id", how="left")
+    return result, docs
+
+
+@_locked
+def topics_step(cfg: Config) -> tuple[TopicResult, pd.DataFrame]:
+    """Fit (or load from cache) the topic model on the embedded answers (:func:`topic_result`)
+    and write ``topics.parquet``, ``topic_info.parquet``, ``topic_quotes.parquet`` and the
+    model (safetensors) in ``topic_model/``. Returns the result and the modelled answers."""
+    result, docs = topic_result(cfg)
+    assignments = result.assignments.merge(docs[["turn_id", "interview_id", "speaker_id"]], on="turn_id", how="left")
     atomic_to_parquet(assignments, processed(cfg, "topics.parquet"), index=False)
     atomic_to_parquet(result.info, processed(cfg, "topic_info.parquet"), index=False)
     atomic_to_parquet(result.quotes, processed(cfg, "topic_quotes.parquet"), index=False)

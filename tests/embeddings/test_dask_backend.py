@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from analysis import AnalysisError, Embedder, load_corpus
-from analysis.embeddings import EmbeddingSettings
+from analysis.embeddings import EmbeddingSettings, _embedder
 from analysis.transcripts import SubstanceSettings, mark_substantive
 from conftest import SAMPLE
 
@@ -60,7 +60,8 @@ def test_dask_workers_fill_the_cache_with_the_local_vectors(cluster, texts, tmp_
     assert warm.stats.embedded == 0
 
 
-def test_an_unreachable_scheduler_is_named(tmp_path):
+def test_an_unreachable_scheduler_is_named(tmp_path, monkeypatch):
+    monkeypatch.setattr(_embedder, "DASK_CONNECT_TIMEOUT", "2s")  # nothing listens on port 9: no need to wait 15 s
     dead = Embedder(cache_dir=tmp_path, show_progress=False, backend="dask", scheduler="tcp://127.0.0.1:9")
     with pytest.raises(AnalysisError, match=r"embedding\.scheduler: cannot reach the Dask scheduler tcp://127.0.0.1:9"):
         dead.embed(["An answer no cache holds yet, so the workers are needed."])

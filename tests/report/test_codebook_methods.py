@@ -145,12 +145,11 @@ def test_the_agreement_page_shows_figures_with_codes_and_says_why_not_without(ru
     assert page.has_codes and "For scale" in page.intro().data
     per_stage = page.per_stage().data  # the table shown
     assert set(per_stage["stage"]) == set(results["suite_vs_reference"]["overall"]["per_stage"])
-    assert page.calibration().data[1].x  # the reliability chart's points
     assert len(page.per_interview().data) == len(results["suite_vs_reference"]["per_interview"])
     # a run without codes: agreement_step returns the stages only
     bare = agreement_page({"stages": load_taxonomy(TAXONOMY).ids})
     assert not bare.has_codes and bare.intro().data == agreement_without_codes()
-    for section in (bare.per_stage, bare.calibration, bare.per_interview):
+    for section in (bare.per_stage, bare.per_interview):
         assert section().data == NO_REFERENCE_CODES
 
 

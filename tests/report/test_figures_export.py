@@ -11,13 +11,15 @@ import struct
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from analysis.cli import main
-from analysis.report import FigureSet, figure_size, paper_figures, write_figures
+from analysis.report import REPORT_CHARTS, FigureSet, figure_size, paper_figures, write_figures
 from conftest import SAMPLE, SAMPLE_CODES, sample_settings, write_config
 
-# The charts notebooks 01 and 03-06 show, in report order.
+# The charts notebooks 01 and 03-06 show, in report order, under the file names a paper's
+# sources point at (the registry must keep them: test_the_registry_names_the_expected_files).
 EXPECTED = [
     "01_words_by_role",
     "03_topic_barchart",
@@ -35,6 +37,10 @@ EXPECTED = [
 ]
 
 
+def test_the_registry_names_the_expected_files():
+    assert [name for name, _ in REPORT_CHARTS] == EXPECTED
+
+
 def _title(fig) -> str:
     """The figure's title as a reader sees it: tags removed, entities decoded, spaces folded."""
     text = fig.layout.title.text or ""
@@ -47,33 +53,65 @@ def _svg_text(path: Path) -> str:
     return " ".join(" ".join(root.itertext()).split())
 
 
+def _written(processed: Path) -> dict[str, int]:
+    """Every file of a processed folder but the agreement (measured again) -> its mtime."""
+    return {str(p.relative_to(processed)): p.stat().st_mtime_ns for p in processed.rglob("*")
+            if p.is_file() and p.name != "agreement.json" and ".lock" not in p.name}
+
+
 @pytest.fixture(scope="module")
 def built(sample_run):
-    """The figures of the sample run, and the topic-model cache before and after building."""
+    """The figures of the sample run, the topic-model cache before and after building, and
+    the run's files (mtimes) before and after."""
     cfg, config = sample_run
     cache = Path(cfg.paths.processed) / "cache"
     before = sorted(p.name for p in cache.glob("topics-*.pkl"))
-    stages_made = (Path(cfg.paths.processed) / "stages.parquet").stat().st_mtime_ns
+    files_before = _written(Path(cfg.paths.processed))
     said = []
     figures = paper_figures(cfg, log=said.append)
     after = sorted(p.name for p in cache.glob("topics-*.pkl"))
-    stages_after = (Path(cfg.paths.processed) / "stages.parquet").stat().st_mtime_ns
-    return cfg, config, figures, (before, after), (stages_made, stages_after, said)
+    files_after = _written(Path(cfg.paths.processed))
+    return cfg, config, figures, (before, after), (files_before, files_after, said)
 
 
 @pytest.mark.slow
 def test_every_report_chart_is_built_from_the_run_without_refitting(built):
-    _, _, figures, (before, after), (stages_made, stages_after, said) = built
+    _, _, figures, (before, after), (files_before, files_after, said) = built
     assert isinstance(figures, FigureSet)
     assert list(figures.figures) == EXPECTED  # the sample carries human codes: nothing skipped
     assert figures.skipped == {}
     for name, fig in figures.figures.items():
         assert _title(fig), f"{name} has no title"
         assert fig.data or fig.layout.annotations, f"{name} draws nothing"
-    # a warm cache is read: no new topic model fitted, the stage coding of the run kept
+    # a finished run is only read: no topic model fitted, no topic table, model or stage
+    # coding written again (only the agreement is measured again)
     assert before and after == before
-    assert stages_after == stages_made
+    assert {"topics.parquet", "topic_info.parquet", "topic_model/topics.json", "stages.parquet"} <= set(files_before)
+    assert files_after == files_before
     assert said == ["measuring agreement with the human codes (as notebook 06 does)"]
+
+
+@pytest.mark.slow
+def test_topic_tables_that_are_not_the_cached_models_are_written_again(built, tmp_path):
+    cfg, _, _, _, _ = built
+    processed = tmp_path / "processed"
+    shutil.copytree(cfg.paths.processed, processed, ignore=shutil.ignore_patterns(".lock"))
+    info = pd.read_parquet(processed / "topic_info.parquet")
+    info.loc[0, "label"] = "a label the model never gave"
+    info.to_parquet(processed / "topic_info.parquet", index=False)
+    (processed / "topic_quotes.parquet").unlink()
+    cache = sorted(p.name for p in (processed / "cache").glob("topics-*.pkl"))
+    copy = cfg.model_copy(update={"paths": cfg.paths.model_copy(update={"processed": processed})})
+    said = []
+    figures = paper_figures(copy.with_codes("none"), log=said.append)
+    # written from the cached model (no refit); the assignment is unchanged, so is the coding
+    assert [s.split(" (")[0] for s in said] == ["writing the topic tables"]
+    assert sorted(p.name for p in (processed / "cache").glob("topics-*.pkl")) == cache
+    labels = [pd.read_parquet(folder / "topic_info.parquet")[["topic", "label"]]
+              for folder in (processed, Path(cfg.paths.processed))]
+    assert labels[0].equals(labels[1])
+    assert (processed / "topic_quotes.parquet").is_file()
+    assert list(figures.figures) == EXPECTED[:-1]
 
 
 @pytest.mark.slow

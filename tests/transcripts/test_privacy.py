@@ -236,8 +236,9 @@ def test_reference_corpus_introductions(tmp_path):
 
 @pytest.mark.slow
 def test_a_planted_name_reaches_no_report_page(tmp_path):
-    """Every notebook run on the planted corpus: no page, executed notebook or table holds
-    it. (The corpus is too small for topics: every notebook must render that too.)"""
+    """Every notebook run on the planted corpus, each in a fresh kernel: no page, executed
+    notebook or table holds it. (The corpus is too small for topics: every notebook must
+    render that too.)"""
     from analysis.report import run_report
     from conftest import ROOT
 
@@ -251,7 +252,9 @@ def test_a_planted_name_reaches_no_report_page(tmp_path):
     # what a corpus this small gives: no topic (the pages must still render and say so)
     settings["topics"].update({"min_cluster_size": 13, "outlier_quantile": 1.0})
     config = write_config(tmp_path, settings)
-    rendered = run_report(load_config(config), config_path=config, log=lambda *_: None)
+    # each notebook in a kernel of its own: the real notebooks also run after a restart
+    # (the session's sample report runs them in one shared kernel)
+    rendered = run_report(load_config(config), config_path=config, log=lambda *_: None, fresh_kernels=True)
     pages = {p.name for p in (tmp_path / "reports").glob("*.html")}
     notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     assert [r.notebook.name for r in rendered] == [p.name for p in notebooks]

@@ -36,6 +36,7 @@ SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+")
 COMMIT_TEXTS = 256  # new vectors are stored at least this often (texts), so a killed run keeps them
 EMBED_BLOCK = 65_536  # texts looked up and embedded at a time: bounds the vectors held in dicts at scale
 DASK_TASK_TEXTS = 256  # texts per Dask task: a few seconds of work, small enough to spread over workers
+DASK_CONNECT_TIMEOUT = "15s"  # a scheduler that does not answer in this time is reported unreachable
 
 
 SCHEDULER_RE = re.compile(r"^(tcp|tls|ucx|inproc)://\S+$")
@@ -392,7 +393,7 @@ class Embedder:
             client._owned_cluster = cluster  # closed with the client, see _encode_dask
             return client
         try:
-            return Client(self.scheduler, timeout="15s")
+            return Client(self.scheduler, timeout=DASK_CONNECT_TIMEOUT)
         except (OSError, TimeoutError) as exc:
             raise AnalysisError(
                 f"embedding.scheduler: cannot reach the Dask scheduler {self.scheduler} ({exc}); "

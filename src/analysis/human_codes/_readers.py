@@ -23,6 +23,7 @@ import hashlib
 import io
 import json
 import logging
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -155,8 +156,7 @@ def read_delve_pdf(path: str | Path, cache_dir: str | Path | None = None) -> Cod
             content = path.read_bytes()
         except OSError as exc:
             raise TranscriptError(path, f"not a readable PDF ({exc})") from None
-        digest = hashlib.sha256(f"{PDF_READER_VERSION}\n".encode() + content).hexdigest()
-        cached = Path(cache_dir) / f"{digest}.json"
+        cached = _print_cache_entry(content, cache_dir)
     stored = _read_cached_print(cached) if cached is not None else None
     if stored is not None:
         title, turns = stored
@@ -173,6 +173,59 @@ def read_delve_pdf(path: str | Path, cache_dir: str | Path | None = None) -> Cod
     if not m:
         raise TranscriptError(path, "cannot tell which interview this is (no `Interview N` in title or file name)")
     return CodedDocument(path, str(int(m.group(1))), _coder_of(path), title, turns)
+
+
+def _print_cache_entry(content: bytes, cache_dir: str | Path) -> Path:
+    digest = hashlib.sha256(f"{PDF_READER_VERSION}\n".encode() + content).hexdigest()
+    return Path(cache_dir) / f"{digest}.json"
+
+
+# Prints not yet in the cache are read in parallel above this many (a worker process costs
+# about a second to start; a print takes one to two seconds to read).
+PARALLEL_PRINTS = 4
+
+
+def fill_print_cache(prints: list[Path], cache_dir: str | Path) -> None:
+    """Read ``prints`` into the cache, skipping those that cannot be read (whoever reads
+    them next reports them). What each worker of :func:`_fill_print_cache` runs."""
+    for path in prints:
+        try:
+            read_delve_pdf(path, cache_dir)
+        except Exception:  # noqa: BLE001 - reported by the caller's own read
+            logger.debug("print %s left to the caller", path)
+
+
+def _fill_print_cache(prints: list[Path], cache_dir: str | Path | None) -> None:
+    """Read the Delve prints missing from the cache on every core, so the loop that aligns
+    them finds each one read (pdfminer's layout analysis is the slow part, one print at a
+    time; what is read does not depend on the order).
+
+    The workers are plain ``python -m analysis.human_codes._print_cache`` processes, not a
+    multiprocessing pool: a pool's workers re-import the caller's main script, which a
+    script without an ``if __name__ == "__main__"`` guard would run again.
+    """
+    workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if cache_dir is None or workers < 2 or len(prints) < PARALLEL_PRINTS:
+        return
+    missing = []
+    for path in prints:
+        try:
+            if not _print_cache_entry(path.read_bytes(), cache_dir).is_file():
+                missing.append(path)
+        except OSError:
+            pass  # reported by the caller's own read
+    if len(missing) < PARALLEL_PRINTS:
+        return
+    import subprocess
+    import sys
+
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    chunks = [missing[k::workers] for k in range(min(workers, len(missing)))]
+    command = [sys.executable, "-m", "analysis.human_codes._print_cache", str(cache_dir)]
+    running = [subprocess.Popen([*command, *map(str, chunk)], stdin=subprocess.DEVNULL) for chunk in chunks]
+    for worker in running:
+        if worker.wait() != 0:  # the caller reads what is still missing, one by one
+            logger.info("a print-reading worker stopped (exit %s); reading the rest here", worker.returncode)
 
 
 def _read_cached_print(cached: Path) -> tuple[str, list[CodedTurn]] | None:
@@ -373,6 +426,7 @@ def read_codes_folder(
     )
     if not files:
         raise AnalysisError(f"no coded files (.pdf, .csv or .qdpx) in {folder}")
+    _fill_print_cache([p for p in files if p.suffix.lower() == ".pdf"], cache_dir)
     code_rows, doc_rows, problems = [], [], []
     coders_seen: dict[str, int] = {}
     for path in files:

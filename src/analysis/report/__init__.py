@@ -28,6 +28,7 @@ from ._methods import (
     methods_summary,
 )
 from ._notebook import setup_notebook, strip_notebook, strip_notebook_on_save
+from ._registry import REPORT_CHARTS, NoChart, RunCharts
 from ._render import run_report
 from ._review import ReviewWidget
 from ._static_explorer import explorer_rows, static_explorer
@@ -98,6 +99,9 @@ __all__ = [
     "topics_per_interviewee",
     "words_by_role_figure",
     "FigureSet",
+    "NoChart",
+    "REPORT_CHARTS",
+    "RunCharts",
     "figure_size",
     "paper_figures",
     "prepare_figure_folder",

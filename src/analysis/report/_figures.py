@@ -1,10 +1,10 @@
 """Figures for papers: every chart the reports show, built from the processed tables of
 a run and written as static SVG, PNG or PDF files through kaleido (a headless Chromium).
 
-:func:`paper_figures` builds the charts (the same functions the notebooks call, on the
-same tables), :func:`write_figures` exports them, one file per chart, named by notebook
-and chart (``04_stage_by_interviewee.svg``) so that a paper's sources keep pointing at
-the right file after a rerun.
+:func:`paper_figures` builds the charts (the :class:`RunCharts` methods the notebooks
+call, listed once in :data:`REPORT_CHARTS`), :func:`write_figures` exports them, one file
+per chart, named by notebook and chart (``04_stage_by_interviewee.svg``) so that a
+paper's sources keep pointing at the right file after a rerun.
 
 Example:
     >>> from analysis import load_config                              # doctest: +SKIP
@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -33,27 +34,14 @@ from ..pipeline import (
     agreement_step,
     embed_step,
     load_step,
-    load_taxonomy_and_codes,
     processed,
     read_table,
     stages_step,
+    topic_result,
     topics_step,
 )
 from ..stages import read_stage_csv
-from ..transcripts import interview_summary
-from ._charts import (
-    interviewees_per_theme_figure,
-    reliability_figure,
-    saturation_figure,
-    stage_by_interviewee_figure,
-    stage_distribution_figure,
-    theme_cooccurrence_figure,
-    theme_heatmap_figure,
-    topic_stage_figure,
-    words_by_role_figure,
-)
-from ._themes import saturation_table, theme_tables_for
-from ._topic_charts import document_map, topic_barchart, topic_hierarchy, topics_per_interviewee
+from ._registry import REPORT_CHARTS, NoChart, RunCharts
 
 FIGURE_FORMATS = ("svg", "png", "pdf")
 # Size (CSS pixels) of a figure whose layout sets none: wider than plotly's 700 x 500,
@@ -92,6 +80,45 @@ def _assignment(table: pd.DataFrame | None) -> dict:
     return {} if table is None else dict(zip(table["turn_id"], table["topic"]))
 
 
+def _cell(value):
+    """A table cell in a form that compares equal across a parquet round trip: lists come
+    back as arrays, missing values as NaN (never equal to itself)."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return tuple(_cell(v) for v in value)
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+def _same_rows(stored: pd.DataFrame, made: pd.DataFrame) -> bool:
+    """``stored`` (a table read back from disk) holds the rows of ``made`` in its columns.
+
+    Example:
+        >>> made = pd.DataFrame({"topic": [0], "words": [["data", "drift"]], "share": [float("nan")]})
+        >>> stored = made.assign(words=[np.array(["data", "drift"])], speaker_id=["I3"])
+        >>> _same_rows(stored, made), _same_rows(stored.assign(topic=[1]), made)
+        (True, False)
+    """
+    if len(stored) != len(made) or not set(made.columns) <= set(stored.columns):
+        return False
+    return all([_cell(v) for v in stored[c]] == [_cell(v) for v in made[c]] for c in made.columns)
+
+
+def _topic_tables_are_current(cfg: Config, topics_before: pd.DataFrame | None, result) -> bool:
+    """The topic tables and saved model on disk are those of ``result`` (the model the
+    topic cache holds for these answers and settings): nothing for ``topics`` to write."""
+    info, quotes = processed(cfg, "topic_info.parquet"), processed(cfg, "topic_quotes.parquet")
+    if topics_before is None or not info.is_file() or not quotes.is_file():
+        return False
+    if not processed(cfg, "topic_model").is_dir():
+        return False
+    return (
+        _same_rows(topics_before, result.assignments)
+        and _same_rows(pd.read_parquet(info), result.info)
+        and _same_rows(pd.read_parquet(quotes), result.quotes)
+    )
+
+
 def _coding_is_current(cfg: Config, topics_before: pd.DataFrame | None, result) -> bool:
     """The stage outputs on disk belong to these turns and this topic assignment."""
     wanted = [processed(cfg, n) for n in ("stages.parquet", "stage_predictions.csv", "topic_stages.parquet")]
@@ -104,9 +131,10 @@ def _coding_is_current(cfg: Config, topics_before: pd.DataFrame | None, result) 
 
 def _bring_up_to_date(cfg: Config, log: Callable[[str], None]):
     """Run the steps whose outputs are missing or out of date, as the verbs would, and
-    reuse the caches: a warm topic-model cache is loaded, never refitted, and the stage
-    coding on disk (zero- or few-shot) is kept while it belongs to these turns and topics.
-    Returns the topic result and the modelled answers."""
+    reuse the caches: a warm topic-model cache is loaded, never refitted, the topic tables
+    are written only when they are not the cached model's, and the stage coding on disk
+    (zero- or few-shot) is kept while it belongs to these turns and topics. Returns the
+    topic result and the modelled answers."""
     turns = processed(cfg, "turns.parquet")
     if not turns.is_file():
         log(f"{turns} missing: loading {cfg.paths.transcripts} (as `load` does)")
@@ -117,40 +145,33 @@ def _bring_up_to_date(cfg: Config, log: Callable[[str], None]):
         embed_step(cfg, show_progress=False)
     topics = processed(cfg, "topics.parquet")
     before = pd.read_parquet(topics) if topics.is_file() else None
-    result, docs = topics_step(cfg)  # a warm cache loads the fitted model, it does not refit
+    result, docs = topic_result(cfg)  # a warm cache loads the fitted model, it does not refit
     if not result.from_cache:
         log("fitted the topic model (its cache held no model for these answers and settings)")
+    if not _topic_tables_are_current(cfg, before, result):
+        log("writing the topic tables (as `topics` does, from the cached model)")
+        topics_step(cfg)
     if not _coding_is_current(cfg, before, result):
         log("coding the answers with stages (as `code-stages` does: zero-shot, plus the reviewed answers)")
         stages_step(cfg)
+    codes = cfg.paths.reference_codes
+    if codes is not None and Path(codes).is_dir():
+        # measured again (seconds; Delve prints are read from their cache): agreement.json
+        # does not say which codes it was measured on
+        log("measuring agreement with the human codes (as notebook 06 does)")
+        agreement_step(cfg)
     return result, docs
 
 
-def _calibration(cfg: Config, log: Callable[[str], None]) -> tuple[dict | None, str]:
-    """P(coded)'s calibration against the human codes, or ``None`` and why not."""
-    codes = cfg.paths.reference_codes
-    if codes is None:
-        return None, "no human codes for this corpus (paths.reference_codes is not set; give --codes FOLDER)"
-    if not Path(codes).is_dir():
-        return None, f"human codes folder {codes} not found"
-    # measured again (seconds; Delve prints are read from their cache): agreement.json
-    # does not say which codes it was measured on
-    log("measuring agreement with the human codes (as notebook 06 does)")
-    results = agreement_step(cfg)
-    calibration = (results.get("suite_vs_reference") or {}).get("calibration")
-    if not calibration:
-        return None, f"no calibration of P(coded): no answer of {codes} carries a code"
-    return calibration, ""
-
-
 def paper_figures(cfg: Config, log: Callable[[str], None] | None = None) -> FigureSet:
-    """Every chart of notebooks 01 and 03-06, built from the processed tables of the run
-    ``cfg`` names, by the functions the notebooks call.
+    """Every chart of notebooks 01 and 03-06 (:data:`REPORT_CHARTS`), drawn by the
+    :class:`RunCharts` methods the notebooks call, from the processed tables of the run
+    ``cfg`` names.
 
     Steps whose outputs are missing or out of date run first, as their verbs would (load,
-    embed, topics, code-stages); cached embeddings and topic models are reused and the
-    stage coding on disk is kept while it matches the turns and topics, so a finished run
-    is only read (topics' tables are written again from the cache, as notebook 03 does).
+    embed, topics, code-stages); cached embeddings and topic models are reused, the topic
+    tables are written only when they are not the cached model's, and the stage coding on
+    disk is kept while it matches the turns and topics, so a finished run is only read.
     The reliability chart needs human codes: with them the agreement is measured (and
     ``agreement.json`` written, as notebook 06 does); without, the chart is listed in
     :attr:`FigureSet.skipped` with the reason.
@@ -169,38 +190,15 @@ def paper_figures(cfg: Config, log: Callable[[str], None] | None = None) -> Figu
         (['01_words_by_role', '03_topic_barchart'], {})
     """
     log = log or (lambda _message: None)
-    result, docs = _bring_up_to_date(cfg, log)
+    topics = _bring_up_to_date(cfg, log)
+    charts = RunCharts(cfg, topics=topics)  # after the steps: it reads what they wrote
     out = FigureSet()
-    turns = read_table(cfg, "turns")
-    out.figures["01_words_by_role"] = words_by_role_figure(interview_summary(turns))
-
-    texts = docs["text"].tolist()
-    out.figures["03_topic_barchart"] = topic_barchart(result.model)
-    out.figures["03_document_map"] = document_map(result.model, texts, result.map_2d)
-    out.figures["03_topic_hierarchy"] = topic_hierarchy(result.model, texts)
-    out.figures["03_topics_per_interviewee"] = topics_per_interviewee(result.model, texts, docs["speaker_id"].tolist())
-
-    taxonomy, _ = load_taxonomy_and_codes(cfg)
-    names = {s.id: s.name for s in taxonomy.stages}
-    predictions = read_stage_csv(processed(cfg, "stage_predictions.csv"))
-    topic_info = read_table(cfg, "topic_info")
-    labels = dict(zip(topic_info["topic"], topic_info["label"]))
-    speaker_of = dict(zip(turns["turn_id"], turns["speaker_id"]))
-    out.figures["04_stage_distribution"] = stage_distribution_figure(predictions, names)
-    out.figures["04_topic_stages"] = topic_stage_figure(read_table(cfg, "topic_stages"), labels, names)
-    out.figures["04_stage_by_interviewee"] = stage_by_interviewee_figure(predictions, speaker_of, names)
-
-    themes, _ = theme_tables_for(cfg)  # with the researcher's theme renames, as notebook 05
-    out.figures["05_theme_heatmap"] = theme_heatmap_figure(themes)
-    out.figures["05_interviewees_per_theme"] = interviewees_per_theme_figure(themes)
-    out.figures["05_theme_cooccurrence"] = theme_cooccurrence_figure(themes)
-    out.figures["05_saturation"] = saturation_figure(saturation_table(themes, orders=200, seed=cfg.seed))
-
-    calibration, why_not = _calibration(cfg, log)
-    if calibration:
-        out.figures["06_reliability"] = reliability_figure(calibration)
-    else:
-        out.skipped["06_reliability"] = why_not
+    for name, method in REPORT_CHARTS:
+        chart = getattr(charts, method)()
+        if isinstance(chart, NoChart):
+            out.skipped[name] = chart.reason
+        else:
+            out.figures[name] = chart
     return out
 
 

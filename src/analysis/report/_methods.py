@@ -20,7 +20,6 @@ from ..config import Config
 from ..embeddings import Embedder
 from ..human_codes import per_stage_table
 from ..pipeline import load_taxonomy_and_codes, read_table
-from ._charts import reliability_figure
 from ._tables import agreement_by_interview, note, show_table
 from ._themes import saturation_table, theme_tables_for
 
@@ -81,12 +80,12 @@ def agreement_without_codes() -> str:
 NO_REFERENCE_CODES = (
     "No reference codes were given (`paths.reference_codes`, or `CODES=` of `make report`): nothing to compare with."
 )
-NO_PROBABILITIES = "The suite's predictions carry no probability `p_coded` to check against the human codes."
 
 
 @dataclass(frozen=True)
 class AgreementPage:
-    """What each section of the agreement page (notebook 06) shows, from the results of
+    """What each section of the agreement page (notebook 06) shows (its reliability chart
+    is :meth:`RunCharts.reliability`, with the report's other charts), from the results of
     :func:`analysis.agreement_step`: figures when the run has human codes, and otherwise
     a note saying why a section is empty (:func:`agreement_page` builds it).
 
@@ -113,13 +112,6 @@ class AgreementPage:
         if not self.has_codes:
             return note(NO_REFERENCE_CODES)
         return show_table(per_stage_table(self.results["suite_vs_reference"]))
-
-    def calibration(self):
-        """The reliability chart of P(coded), or a note saying why there is none."""
-        if not self.has_codes:
-            return note(NO_REFERENCE_CODES)
-        calibration = self.results["suite_vs_reference"].get("calibration")
-        return reliability_figure(calibration) if calibration else note(NO_PROBABILITIES)
 
     def per_interview(self):
         """The suite's agreement per interview, or the no-codes note."""

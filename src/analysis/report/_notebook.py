@@ -70,6 +70,26 @@ def setup_notebook() -> None:
     logging.getLogger("BERTopic").setLevel(logging.ERROR)
 
 
+def clear_namespace() -> None:
+    """Between two notebooks of a report run in one kernel: the previous notebook's names
+    are deleted, and the memory they held goes back to the system (glibc keeps freed
+    memory for the process otherwise, and the kernel would grow notebook after
+    notebook). Imported modules stay loaded."""
+    import ctypes
+    import gc
+
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is not None:
+        shell.reset(new_session=False)
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, musl): the memory stays with the process
+        pass
+
+
 def _plain_progress_lines() -> None:
     """Make ``tqdm.auto`` / ``tqdm.autonotebook`` (what the steps import) plain text bars
     that refresh every ``PROGRESS_SECONDS``: a widget bar would reach neither the report

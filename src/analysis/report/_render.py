@@ -416,7 +416,7 @@ def _execute(notebook: Path, executed: Path, parameters: dict, root: Path, log, 
 # The first cell of each notebook in the shared kernel: the previous notebook's names go,
 # imported modules stay (that is the saving: torch, BERTopic and numba's compiled code load
 # once per report, not once per notebook). Tagged remove-cell: pages leave it out.
-CLEAR_NAMESPACE = "get_ipython().reset(new_session=False)\nimport gc\ngc.collect()\ndel gc"
+CLEAR_NAMESPACE = "from analysis.report._notebook import clear_namespace\nclear_namespace()"
 
 
 class _SharedKernel:
