@@ -236,15 +236,25 @@ leftover = 1
 go.Figure(go.Bar(x=[1, 2], y=[3, 4]))"""
 
 
-@pytest.mark.parametrize("fresh", [False, True], ids=["shared-kernel", "fresh-kernels"])
-def test_notebooks_share_a_kernel_yet_each_starts_from_an_empty_namespace(tiny_project, fresh):
+@pytest.mark.parametrize(
+    "fresh, memory_limit, shared",
+    [(False, None, True), (True, None, False), (False, 1, False)],
+    ids=["shared-kernel", "fresh-kernels", "restarted-above-the-memory-limit"],
+)
+def test_notebooks_share_a_kernel_yet_each_starts_from_an_empty_namespace(
+    tiny_project, monkeypatch, fresh, memory_limit, shared
+):
+    from analysis.report import _render
+
     cfg, config, notebooks = tiny_project
+    if memory_limit is not None:  # every kernel holds more than a byte: restarted before each notebook
+        monkeypatch.setattr(_render, "KERNEL_MEMORY_LIMIT", memory_limit)
     for name in ("01_first", "02_second"):
         _notebook(notebooks / f"{name}.ipynb", name, SHOW_KERNEL)
     run_report(cfg, log=lambda *_: None, config_path=config, fresh_kernels=fresh)
     pages = [(cfg.paths.reports / f"{name}.html").read_text() for name in ("01_first", "02_second")]
     kernels = [re.search(r"left over: (\w+) \| kernel: (\d+)", page).groups() for page in pages]
     assert [left for left, _ in kernels] == ["False", "False"]  # the first notebook's names are gone
-    assert (kernels[0][1] == kernels[1][1]) is not fresh  # one kernel, or one per notebook
+    assert (kernels[0][1] == kernels[1][1]) is shared  # one kernel, or one per notebook
     for page in pages:  # each page draws its figure offline: plotly.js inline on every page
         assert f"plotly.js v{get_plotlyjs_version()}" in page

@@ -200,9 +200,10 @@ def _fill_print_cache(prints: list[Path], cache_dir: str | Path | None) -> None:
     them finds each one read (pdfminer's layout analysis is the slow part, one print at a
     time; what is read does not depend on the order).
 
-    The workers are plain ``python -m analysis.human_codes._print_cache`` processes, not a
-    multiprocessing pool: a pool's workers re-import the caller's main script, which a
-    script without an ``if __name__ == "__main__"`` guard would run again.
+    This process reads one share; the others go to plain
+    ``python -m analysis.human_codes._print_cache`` processes, not a multiprocessing
+    pool: a pool's workers re-import the caller's main script, which a script without an
+    ``if __name__ == "__main__"`` guard would run again.
     """
     workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if cache_dir is None or workers < 2 or len(prints) < PARALLEL_PRINTS:
@@ -222,7 +223,9 @@ def _fill_print_cache(prints: list[Path], cache_dir: str | Path | None) -> None:
     Path(cache_dir).mkdir(parents=True, exist_ok=True)
     chunks = [missing[k::workers] for k in range(min(workers, len(missing)))]
     command = [sys.executable, "-m", "analysis.human_codes._print_cache", str(cache_dir)]
-    running = [subprocess.Popen([*command, *map(str, chunk)], stdin=subprocess.DEVNULL) for chunk in chunks]
+    # this process reads the first share itself: one worker fewer to start and to hold in memory
+    running = [subprocess.Popen([*command, *map(str, chunk)], stdin=subprocess.DEVNULL) for chunk in chunks[1:]]
+    fill_print_cache(chunks[0], cache_dir)
     for worker in running:
         if worker.wait() != 0:  # the caller reads what is still missing, one by one
             logger.info("a print-reading worker stopped (exit %s); reading the rest here", worker.returncode)

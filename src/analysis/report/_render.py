@@ -396,6 +396,8 @@ def _execute(notebook: Path, executed: Path, parameters: dict, root: Path, log, 
     import papermill as pm  # heavy (starts Jupyter machinery): only the report needs it
 
     declared = pm.inspect_notebook(str(notebook))  # each notebook gets only what it declares
+    if kernel is not None:
+        kernel.restart_if_large()
     source = notebook if kernel is None else kernel.cleared_copy(notebook, executed.parent.parent / ".inputs")
     with _report_kernels():
         pm.execute_notebook(
@@ -419,21 +421,35 @@ def _execute(notebook: Path, executed: Path, parameters: dict, root: Path, log, 
 CLEAR_NAMESPACE = "from analysis.report._notebook import clear_namespace\nclear_namespace()"
 
 
+# A shared kernel holding more than this after a notebook is started afresh before the next
+# one (a few seconds): the report's peak memory stays that of its largest step, as with a
+# kernel per notebook, while light notebooks still share one kernel.
+KERNEL_MEMORY_LIMIT = 1_000_000_000
+
+
 class _SharedKernel:
-    """One kernel for every notebook of a report: started once in the project root, its
-    namespace cleared before each notebook, so each notebook finds what a restarted kernel
-    would show it, without paying the kernel's start and the libraries' imports again.
+    """One kernel for the notebooks of a report: started in the project root, its namespace
+    cleared before each notebook, so each notebook finds what a restarted kernel would
+    show it, without paying the kernel's start and the libraries' imports again; started
+    afresh when a notebook leaves it above :data:`KERNEL_MEMORY_LIMIT`.
     ``analysis report --fresh-kernels`` runs each notebook in a kernel of its own instead."""
 
     def __init__(self, root: Path):
-        from jupyter_client.manager import AsyncKernelManager
         from jupyter_core.utils import run_sync
 
-        self._run_sync = run_sync
-        self.manager = AsyncKernelManager(kernel_name="python3", config=_kernel_config())
+        self._run_sync, self._root = run_sync, root
+        self.manager = self._start()
+
+    def _start(self):
+        from jupyter_client.manager import AsyncKernelManager
+
+        manager = AsyncKernelManager(kernel_name="python3", config=_kernel_config())
         with _report_kernels():  # the kernel's environment: plain progress lines
             # in-memory history, as nbclient gives the kernels it starts
-            run_sync(self.manager.start_kernel)(cwd=str(root), extra_arguments=["--HistoryManager.hist_file=:memory:"])
+            self._run_sync(manager.start_kernel)(
+                cwd=str(self._root), extra_arguments=["--HistoryManager.hist_file=:memory:"]
+            )
+        return manager
 
     @staticmethod
     def cleared_copy(notebook: Path, folder: Path) -> Path:
@@ -448,6 +464,30 @@ class _SharedKernel:
         copy = folder / notebook.name
         nbformat.write(nb, str(copy))
         return copy
+
+    def memory(self) -> int | None:
+        """The kernel's resident memory in bytes (Linux: ``/proc``), else ``None``."""
+        process = getattr(self.manager.provisioner, "process", None)
+        try:
+            pages = int(Path(f"/proc/{process.pid}/statm").read_text().split()[1])
+        except (AttributeError, OSError, ValueError, IndexError):
+            return None
+        return pages * os.sysconf("SC_PAGE_SIZE")
+
+    def restart_if_large(self, limit: int | None = None) -> bool:
+        """Start the kernel afresh when it holds more than ``limit`` bytes: what one
+        notebook's step leaves allocated (the model's buffers, the topic model's arrays)
+        would otherwise add to the next notebook's peak (``limit``: default
+        :data:`KERNEL_MEMORY_LIMIT`). Returns whether it restarted."""
+        limit = KERNEL_MEMORY_LIMIT if limit is None else limit
+        held = self.memory()
+        if held is None or held <= limit:
+            return False
+        # a new kernel on new ports, not restart_kernel: the clients of earlier notebooks
+        # are still connected to the old ports
+        self.shutdown()
+        self.manager = self._start()
+        return True
 
     def shutdown(self) -> None:
         self._run_sync(self.manager.shutdown_kernel)(now=True)
