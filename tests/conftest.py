@@ -72,14 +72,10 @@ def write_config(base: Path, settings: dict) -> Path:
     return config
 
 
-@pytest.fixture(scope="session")
-def sample_run(tmp_path_factory):
-    """The embedded sample through load, embed, topics and stages, in a temporary
-    processed folder: (config, config path)."""
-    from analysis import embed_step, load_config, load_step, stages_step, topics_step
-
-    base = tmp_path_factory.mktemp("sample_run")
-    config = write_config(
+def sample_config(base: Path) -> Path:
+    """The embedded sample's settings, with its human codes and a processed folder and
+    theme-labels file under ``base`` (nothing run): the settings file's path."""
+    return write_config(
         base,
         sample_settings(
             transcripts=str(SAMPLE),
@@ -88,6 +84,15 @@ def sample_run(tmp_path_factory):
             theme_labels=str(base / "theme_labels.json"),
         ),
     )
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory):
+    """The embedded sample through load, embed, topics and stages, in a temporary
+    processed folder: (config, config path)."""
+    from analysis import embed_step, load_config, load_step, stages_step, topics_step
+
+    config = sample_config(tmp_path_factory.mktemp("sample_run"))
     cfg = load_config(config)
     load_step(cfg)
     embed_step(cfg, show_progress=False)

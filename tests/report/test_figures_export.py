@@ -16,7 +16,7 @@ import pytest
 
 from analysis.cli import main
 from analysis.report import REPORT_CHARTS, FigureSet, figure_size, paper_figures, write_figures
-from conftest import SAMPLE, SAMPLE_CODES, sample_settings, write_config
+from conftest import sample_config
 
 # The charts notebooks 01 and 03-06 show, in report order, under the file names a paper's
 # sources point at (the registry must keep them: test_the_registry_names_the_expected_files).
@@ -175,15 +175,7 @@ def test_pdf_files_are_pdf(built, tmp_path):
 @pytest.fixture
 def config(tmp_path):
     """The sample's settings with a processed folder of its own (nothing run)."""
-    return write_config(
-        tmp_path,
-        sample_settings(
-            transcripts=str(SAMPLE),
-            processed=str(tmp_path / "processed"),
-            reference_codes=str(SAMPLE_CODES),
-            theme_labels=str(tmp_path / "theme_labels.json"),
-        ),
-    )
+    return sample_config(tmp_path)
 
 
 def test_unknown_format_is_refused_by_the_parser(config, tmp_path, capsys):

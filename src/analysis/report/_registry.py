@@ -141,8 +141,15 @@ class RunCharts:
 
     @cached_property
     def themes(self) -> ThemeTables:
-        """The theme tables, with the researcher's theme renames (:func:`theme_tables_for`)."""
-        return theme_tables_for(self.cfg)[0]
+        """The theme tables, with the researcher's theme renames (:func:`theme_tables_for`,
+        given the tables already read here)."""
+        return theme_tables_for(
+            self.cfg,
+            turns=self.turns,
+            topics=self.topics,
+            topic_info=self.topic_info,
+            topic_stages=self.topic_stage_mix,
+        )[0]
 
     @cached_property
     def findings(self) -> ThemeTables:

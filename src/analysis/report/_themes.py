@@ -340,17 +340,25 @@ def saturation_milestones(saturation: pd.DataFrame, interviews=(1, 3, 6, 12)) ->
     return rows[["interviews", "new_themes", "share_reached", "share_low", "share_high"]].reset_index(drop=True)
 
 
-def theme_tables_for(cfg: Config) -> tuple[ThemeTables, dict[int, str]]:
+def theme_tables_for(
+    cfg: Config,
+    *,
+    turns: pd.DataFrame | None = None,
+    topics: pd.DataFrame | None = None,
+    topic_info: pd.DataFrame | None = None,
+    topic_stages: pd.DataFrame | None = None,
+) -> tuple[ThemeTables, dict[int, str]]:
     """The theme charts' tables from ``data/processed``, with the researcher's theme
-    renames applied, and the topics' original labels."""
+    renames applied, and the topics' original labels. Tables the caller has already read
+    are passed in and not read again."""
     taxonomy, _ = load_taxonomy_and_codes(cfg)
-    topic_info = read_table(cfg, "topic_info")
+    topic_info = read_table(cfg, "topic_info") if topic_info is None else topic_info
     labels = load_theme_labels(cfg.paths.theme_labels, topic_info)
     tables = theme_tables(
-        read_table(cfg, "turns"),
-        read_table(cfg, "topics"),
+        read_table(cfg, "turns") if turns is None else turns,
+        read_table(cfg, "topics") if topics is None else topics,
         topic_info,
-        read_table(cfg, "topic_stages"),
+        read_table(cfg, "topic_stages") if topic_stages is None else topic_stages,
         read_table(cfg, "stages"),
         {s.id: s.name for s in taxonomy.stages},
         labels,
