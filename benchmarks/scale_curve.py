@@ -87,7 +87,7 @@ def run_step(step: str, config: Path, log: Path) -> tuple[float, int]:
     return time.perf_counter() - started, memory.peak
 
 
-def measure(factor: int, turns: pd.DataFrame, tmp: Path, seed: int) -> list[dict]:
+def measure(factor: int, turns: pd.DataFrame, tmp: Path, seed: int, keep: bool = False) -> list[dict]:
     work = tmp / f"x{factor}"
     started = time.perf_counter()
     interviews = synthesise(turns, factor, work / "transcripts", seed)
@@ -104,7 +104,8 @@ def measure(factor: int, turns: pd.DataFrame, tmp: Path, seed: int) -> list[dict
     info = pd.read_parquet(processed / "topic_info.parquet", columns=["topic"])
     for row in rows:
         row.update(answers=answers, topics=int((info["topic"] != -1).sum()), outliers=float((topics == -1).mean()))
-    shutil.rmtree(work, ignore_errors=True)  # the next size needs the disk more than this one
+    if not keep:
+        shutil.rmtree(work, ignore_errors=True)  # the next size needs the disk more than this one
     return rows
 
 
@@ -114,6 +115,8 @@ def main() -> None:
     parser.add_argument("--factors", type=int, nargs="+", default=[1, 4, 16, 64], help="sizes, times the reference")
     parser.add_argument("--interviews", type=int, default=None, help="use only the first N reference interviews")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="keep each size's transcripts and processed folder here (default: removed)")
     args = parser.parse_args()
 
     turns = load_corpus(args.transcripts).turns
@@ -123,12 +126,14 @@ def main() -> None:
     print(f"reference: {args.transcripts} ({turns['interview_id'].nunique()} interviews, {len(turns)} turns)")
 
     rows: list[dict] = []
-    tmp = Path(tempfile.mkdtemp(prefix="scale-curve-"))
+    keep = args.workdir is not None
+    tmp = args.workdir if keep else Path(tempfile.mkdtemp(prefix="scale-curve-"))
     try:
         for factor in sorted(set(args.factors)):
-            rows += measure(factor, turns, tmp, args.seed)
+            rows += measure(factor, turns, tmp, args.seed, keep)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     table = pd.DataFrame(rows)
     table["ms_per_answer"] = 1000 * table["seconds"] / table["answers"]
