@@ -13,12 +13,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
+from .._quotes import rank_quotes
 from ..config import Config
 from ..pipeline import load_taxonomy_and_codes, read_table
 from ..stages import stage_list
-from ._themes import ThemeTables, best_excerpt, theme_quotes, theme_tables_for
+from ._themes import ThemeTables, theme_quotes, theme_tables_for
 
 STAGE_COLUMNS = [
     "stage",
@@ -82,9 +84,10 @@ def stage_exemplars(
     pool: int = 12,
     max_chars: int = 300,
 ) -> pd.DataFrame:
-    """For each stage, the ``per_stage`` clearest quotes (:func:`best_excerpt`) among the
-    ``pool`` answers coded with it that score highest for it, from different interviewees
-    where possible; answers in ``exclude`` (interview meta-talk) are never quoted.
+    """For each stage, the ``per_stage`` clearest quotes among the ``pool`` answers coded
+    with it that score highest for it, from different interviewees where possible, picked
+    as topics and themes pick theirs (:func:`analysis._quotes.rank_quotes`); answers in
+    ``exclude`` (interview meta-talk) are never quoted.
 
     Args:
         predictions: ``turn_id``, ``stages`` and ``score_<stage>`` per answer (``stages.parquet``).
@@ -103,23 +106,23 @@ def stage_exemplars(
     """
     columns = ["stage", "rank", "turn_id", "speaker_id", "source", "quote", "clarity"]
     merged = predictions.merge(turns[["turn_id", "speaker_id", "text", "source_file", "line_start"]], on="turn_id")
-    merged = merged[~merged["turn_id"].isin(exclude)]
+    merged = merged[~merged["turn_id"].isin(exclude)].sort_values("turn_id", kind="stable")
     lists = merged["stages"].map(stage_list)
     rows = []
     for stage in stage_ids:
-        mine = merged[lists.map(lambda v, s=stage: s in v)]
+        mine = merged[lists.map(lambda v, s=stage: s in v)].reset_index(drop=True)
         if mine.empty:
             continue
         score = f"score_{stage}"
-        if score in mine:
-            mine = mine.sort_values([score, "turn_id"], ascending=[False, True])
-        mine = mine.head(pool)
-        excerpts = [best_excerpt(t, max_chars) for t in mine["text"]]
-        mine = mine.assign(quote=[e[0] for e in excerpts], clarity=[e[1] for e in excerpts])
-        mine = mine.sort_values(["clarity", "turn_id"], ascending=[False, True])
-        picked = pd.concat([mine.drop_duplicates("speaker_id"), mine]).drop_duplicates("turn_id").head(per_stage)
-        for rank, r in enumerate(picked.itertuples(), start=1):
-            rows.append([stage, rank, r.turn_id, r.speaker_id, f"{r.source_file}:{r.line_start}", r.quote, r.clarity])
+        # the answers that score highest for the stage stand for it, as the answers
+        # nearest a topic's centre stand for the topic (no score: the first answers)
+        closeness = mine[score].to_numpy(dtype=float) if score in mine else np.zeros(len(mine))
+        ranked = rank_quotes(mine["text"].tolist(), closeness, mine["speaker_id"].tolist(), pool=pool,
+                             max_chars=max_chars)
+        for rank, r in enumerate(ranked.head(per_stage).itertuples(), start=1):
+            row = mine.iloc[r.position]
+            rows.append([stage, rank, row["turn_id"], row["speaker_id"], f"{row['source_file']}:{row['line_start']}",
+                         r.excerpt, r.clarity])
     return pd.DataFrame(rows, columns=columns)
 
 
