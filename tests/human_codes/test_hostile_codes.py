@@ -5,14 +5,13 @@ hide the problems of the others. Every input is built here."""
 from __future__ import annotations
 
 import logging
-import os
 import zipfile
 
 import pandas as pd
 import pytest
 
 from analysis import AnalysisError
-from analysis.human_codes import _readers, load_code_map, read_codes_folder, read_delve_pdf
+from analysis.human_codes import load_code_map, read_codes_folder, read_delve_pdf
 from analysis.stages import read_stage_csv
 from conftest import CODE_MAP, STAGE_IDS
 
@@ -103,30 +102,42 @@ def test_every_bad_pdf_of_a_folder_is_listed_with_its_problem(tmp_path, code_map
     assert "password-protected" in message and "truncated" in message and "not a readable PDF" in message
 
 
-def test_prints_read_in_parallel_give_what_one_by_one_gives_and_bad_ones_are_still_listed(tmp_path, code_map):
-    """With a cache, prints missing from it are read by worker processes first: the codes
-    are the same as a plain read, each good print is cached once, and the bad ones are
-    listed as without workers."""
+def test_cached_prints_give_what_uncached_ones_give_and_bad_ones_are_still_listed(tmp_path, code_map):
+    """With a cache, each good print is cached once and read back as a plain read gives
+    it; the bad ones are listed as without a cache, and not cached."""
     folder = tmp_path / "codes"
     folder.mkdir()
-    for coder in ("A", "B", "C", "D", "E"):  # five codings of interview 7: enough to start workers
+    for coder in ("A", "B", "C", "D", "E"):  # five codings of interview 7
         lines = [(f, size, y, text.replace("Coder", coder)) for f, size, y, text in DELVE_LINES]
         (folder / f"Interview 7 - {coder}.pdf").write_bytes(make_pdf(lines))
     plain = read_folder(folder, code_map)
-    if len(os.sched_getaffinity(0)) > 1:  # the workers alone fill the cache
-        _readers._fill_print_cache(sorted(folder.glob("*.pdf")), tmp_path / "workers")
-        assert len(list((tmp_path / "workers").glob("*.json"))) == 5
     cache = tmp_path / "cache"
-    cached = read_folder(folder, code_map, cache_dir=cache)
-    pd.testing.assert_frame_equal(cached.codes, plain.codes)
-    pd.testing.assert_frame_equal(cached.documents, plain.documents)
-    assert len(list(cache.glob("*.json"))) == 5  # one entry per print, no temporary left
+    for _ in range(2):  # the first read fills the cache, the second reads from it
+        cached = read_folder(folder, code_map, cache_dir=cache)
+        pd.testing.assert_frame_equal(cached.codes, plain.codes)
+        pd.testing.assert_frame_equal(cached.documents, plain.documents)
+        assert len(list(cache.glob("*.json"))) == 5  # one entry per print, no temporary left
     (folder / "Interview 7 - F.pdf").write_bytes(b"%PDF-1.4\nrubbish")
     (folder / "Interview 7 - G.pdf").write_bytes(b"")
     with pytest.raises(AnalysisError) as caught:
-        read_folder(folder, code_map, cache_dir=tmp_path / "fresh cache")
+        read_folder(folder, code_map, cache_dir=cache)
     listed = [line for line in str(caught.value).splitlines() if line.startswith("  - ")]
     assert [line.split(":")[0] for line in listed] == ["  - Interview 7 - F.pdf", "  - Interview 7 - G.pdf"]
+    assert "F.pdf: the PDF is truncated" in listed[0] and "G.pdf: not a readable PDF" in listed[1]
+    assert len(list(cache.glob("*.json"))) == 5
+
+
+def test_a_hyphen_ending_a_line_stays_a_hyphen(tmp_path, code_map):
+    """PDFium marks a hyphen that ends a line with a control character: it is read as ``-``."""
+    lines = [
+        *DELVE_LINES[:4],
+        ("F1", 11, 605, "Our labels were pre-"),
+        ("F1", 11, 590, "processed."),
+        ("F1", 8, 575, "Data-labels"),
+    ]
+    (tmp_path / "Interview 7 - Coder.pdf").write_bytes(make_pdf(lines))
+    doc = read_delve_pdf(tmp_path / "Interview 7 - Coder.pdf")
+    assert doc.turns[1].text == "Our labels were pre- processed." and doc.turns[1].codes == ["Data-labels"]
 
 
 def test_a_damaged_delve_cache_entry_is_a_miss(tmp_path, caplog):

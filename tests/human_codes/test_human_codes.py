@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import krippendorff
 import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import ConfigError, TranscriptError, load_corpus
+from analysis import ConfigError, load_corpus
 from analysis.human_codes import (
     agreement,
     cohen_kappa,
@@ -93,6 +96,18 @@ def turns():
     return load_corpus(TRANSCRIPTS).turns
 
 
+@pytest.fixture(scope="module")
+def print_cache(tmp_path_factory):
+    """One cache for the module's reads of the moderation prints: each is read once."""
+    return tmp_path_factory.mktemp("delve-prints")
+
+
+# sha256 of what pdfplumber (pdfminer) read from the 18 moderation prints (file name, title,
+# and every turn's speaker, text, codes and page) before the reader moved to PDFium, which
+# must read the same (it did on all 54 prints of coded/moderation and coded/codings)
+PDFPLUMBER_READING_SHA256 = "f0e65b2802b3480c3cb3240c50c7a145f7d4cb4edf9277b8502e7ddaa30fe9a8"
+
+
 @pytest.mark.corpus
 class TestDelvePdfs:
     def test_tags_are_told_from_text_by_their_type(self):
@@ -108,8 +123,18 @@ class TestDelvePdfs:
         doc = read_delve_pdf(CORPUS / "coded" / "moderation" / "2023-06-04-Interview 20 - Mouna.txt.pdf")
         assert not doc.has_codes and len(doc.turns) > 100
 
-    def test_every_turn_aligns_and_page_breaks_do_not_split_turns(self, turns):
-        human = read_codes_folder(CORPUS / "coded" / "moderation", turns, load_code_map(CODE_MAP, IDS))
+    def test_prints_are_read_as_pdfplumber_read_them(self, print_cache):
+        prints = sorted((CORPUS / "coded" / "moderation").glob("*.pdf"))
+        docs = [read_delve_pdf(path, print_cache) for path in prints]
+        reading = [[d.path.name, d.title, [vars(t) for t in d.turns]] for d in docs]
+        digest = hashlib.sha256(json.dumps(reading, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+        summary = [(d.path.name, len(d.turns), sum(len(t.codes) for t in d.turns)) for d in docs]
+        assert len(docs) == 18 and digest == PDFPLUMBER_READING_SHA256, summary
+
+    def test_every_turn_aligns_and_page_breaks_do_not_split_turns(self, turns, print_cache):
+        human = read_codes_folder(
+            CORPUS / "coded" / "moderation", turns, load_code_map(CODE_MAP, IDS), cache_dir=print_cache
+        )
         docs = human.documents
         expected = turns.groupby("interview_id").size()
         for row in docs.itertuples():
@@ -155,7 +180,7 @@ def test_training_labels_keep_each_coder_of_an_interview():
 
 @pytest.mark.corpus
 def test_a_cached_delve_print_reads_back_the_same_without_opening_the_pdf(tmp_path, monkeypatch):
-    import pdfplumber
+    import pypdfium2
 
     path = CORPUS / "coded" / "moderation" / "2023-06-04-Interview 11 - Amin.pdf"
     first = read_delve_pdf(path, tmp_path)
@@ -164,11 +189,10 @@ def test_a_cached_delve_print_reads_back_the_same_without_opening_the_pdf(tmp_pa
     def no_pdf(*_args, **_kwargs):
         raise AssertionError("the PDF was parsed again")
 
-    monkeypatch.setattr(pdfplumber, "open", no_pdf)
+    monkeypatch.setattr(pypdfium2, "PdfDocument", no_pdf)
     again = read_delve_pdf(path, tmp_path)
     assert (again.interview_id, again.coder, again.title) == (first.interview_id, first.coder, first.title)
     assert again.turns == first.turns and again.has_codes
-    # another file is another key: it is parsed, not served from the cache (any error of the
-    # PDF reader is reported as the file's problem)
-    with pytest.raises(TranscriptError, match="parsed again"):
+    # another file is another key: it is parsed, not served from the cache
+    with pytest.raises(AssertionError, match="parsed again"):
         read_delve_pdf(CORPUS / "coded" / "moderation" / "2023-06-04-Interview 20 - Mouna.txt.pdf", tmp_path)

@@ -21,9 +21,9 @@ import difflib
 import functools
 import hashlib
 import io
+import itertools
 import json
 import logging
-import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -39,7 +39,7 @@ from ._qdpx import QdpxError, qdpx_codes
 from ._review_log import NONE_CODE, SKIP_CODE, latest_decision_rows
 
 logger = logging.getLogger(__name__)
-PDF_READER_VERSION = 1  # bump when the reading rules change: cached reads are keyed by it
+PDF_READER_VERSION = 2  # bump when the reading rules change: cached reads are keyed by it (2: PDFium)
 MARGIN_SHARE = 0.05  # top and bottom 5% of a page hold Delve's header and footer
 TAG_SIZE_RATIO = 0.85  # tags are drawn in a type at most 85% of the body size
 TITLE_SIZE_RATIO = 1.4  # the interview title is drawn larger than the body
@@ -74,34 +74,157 @@ def _coder_of(path: Path) -> str:
     return m.group(1).strip() if m else stem
 
 
-def _parse_delve_pdf(path: Path, content: bytes | None = None) -> tuple[str, list[CodedTurn]]:
-    """Title and turns of a Delve print (``content``: the file's bytes, when already read)."""
-    import pdfplumber  # heavy (pdfminer): only Delve prints need it
+def _parse_delve_pdf(path: Path, content: bytes) -> tuple[str, list[CodedTurn]]:
+    """Title and turns of a Delve print (``content``: the bytes of the file at ``path``)."""
+    import pypdfium2 as pdfium  # PDFium (C++): pdfminer took ten times as long
 
     try:
-        pdf = pdfplumber.open(io.BytesIO(content) if content is not None else path)
-        with pdf:
-            words_by_page = [
-                (
-                    page.height,
-                    page.extract_words(extra_attrs=["fontname", "size"], keep_blank_chars=False, use_text_flow=False),
-                )
-                for page in pdf.pages
-            ]
-    except Exception as exc:  # noqa: BLE001 - pdfminer raises many kinds on a damaged file; each is this file's problem
-        raise TranscriptError(path, _pdf_problem(exc)) from None
+        pdf = pdfium.PdfDocument(content)
+    except pdfium.PdfiumError as exc:
+        raise TranscriptError(path, _pdf_problem(exc, content)) from None
+    try:
+        words_by_page = [_page_words(pdf, k) for k in range(len(pdf))]
+    except pdfium.PdfiumError as exc:  # a page that cannot be loaded
+        raise TranscriptError(path, _pdf_problem(exc, content)) from None
+    finally:
+        pdf.close()
     return _delve_turns(path, words_by_page)
 
 
-def _pdf_problem(exc: Exception) -> str:
-    """What is wrong with a PDF pdfplumber could not read, and what to do."""
-    cause = exc.args[0] if exc.args and isinstance(exc.args[0], Exception) else exc  # PdfminerException wraps
-    detail = f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__
-    if "Encrypt" in type(cause).__name__ or "Password" in type(cause).__name__:
+def _pdf_problem(exc: Exception, content: bytes) -> str:
+    """What is wrong with a PDF PDFium could not read (``exc``, a ``PdfiumError``), and what to do."""
+    import pypdfium2.raw as pdfium_c
+
+    detail = str(exc).rstrip(".")
+    if getattr(exc, "err_code", None) in {pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY}:
         return f"the PDF is password-protected ({detail}); print the coded transcript again without a password"
-    if "EOF" in str(cause):
-        return f"the PDF is truncated ({detail}); copy or download it again"
+    # a PDF starts with its %PDF- header and ends with %%EOF (readers look in its last KiB):
+    # a header without an end is a file cut short
+    if b"%PDF-" in content[:1024] and b"%%EOF" not in content[-1024:]:
+        return f"the PDF is truncated (no %%EOF at its end; {detail}); copy or download it again"
     return f"not a readable PDF ({detail}); export the coded transcript from Delve again as a PDF"
+
+
+# pdfplumber's word rules (extract_words with its default x and y tolerance of 3 pt), which
+# the reading rules above were written against and checked with on the reference prints
+WORD_GAP_PT = 3.0  # characters further apart on a line than this are two words
+LINE_GAP_PT = 3.0  # characters whose tops differ by at most this share a line
+# ligatures spelled out, as pdfplumber spells them
+LIGATURES = str.maketrans({"ﬀ": "ff", "ﬃ": "ffi", "ﬄ": "ffl", "ﬁ": "fi", "ﬂ": "fl", "ﬆ": "st", "ﬅ": "st"})
+HYPHEN_AT_LINE_END = "\x02"  # what PDFium gives for a hyphen that ends a line
+
+
+def _page_words(pdf, index: int) -> tuple[float, list[dict]]:
+    """(height, words) of page ``index`` of a ``pypdfium2.PdfDocument``: each word's text, its
+    box (``x0``, ``x1``, and ``top``, ``bottom`` from the page top), its font's ``size`` and
+    ``fontname``, as pdfplumber's ``extract_words(extra_attrs=["fontname", "size"])`` gives them.
+
+    A character's box is measured as pdfminer measures it: from its origin on the baseline,
+    its advance to the right, from the font's descent up by the font size. All text is read
+    as upright (pdfplumber reads rotated text top to bottom; Delve prints have none).
+    """
+    import ctypes
+
+    import pypdfium2.raw as pdfium_c
+
+    page = pdf[index]
+    textpage = page.get_textpage()
+    try:
+        height = page.get_height()
+        handle = textpage.raw
+        x, y = ctypes.c_double(), ctypes.c_double()
+        box = pdfium_c.FS_RECTF()
+        fonts: dict[int, tuple[float, float, str]] = {}  # text object -> (size, descent, font name)
+        chars: list[tuple | None] = []  # (text, x0, x1, top, bottom, size, fontname); None: a break
+        for k in range(pdfium_c.FPDFText_CountChars(handle)):
+            text_object = pdfium_c.FPDFText_GetTextObject(handle, k)
+            if not text_object:  # a space or line break PDFium inferred from the layout: a word break
+                chars.append(None)
+                continue
+            key = ctypes.addressof(text_object.contents)
+            font = fonts.get(key)
+            if font is None:
+                font = fonts[key] = _text_object_font(text_object)
+            size, descent, fontname = font
+            pdfium_c.FPDFText_GetCharOrigin(handle, k, x, y)
+            pdfium_c.FPDFText_GetLooseCharBox(handle, k, box)  # its right edge: origin + advance
+            # one character at a time: FPDFText_GetText may leave out or add characters
+            text = chr(pdfium_c.FPDFText_GetUnicode(handle, k))
+            text = "-" if text == HYPHEN_AT_LINE_END else text
+            bottom = height - (y.value + descent)
+            chars.append((text, x.value, box.right, bottom - size, bottom, size, fontname))
+    finally:
+        textpage.close()
+        page.close()
+    return height, _chars_to_words(chars)
+
+
+def _text_object_font(text_object) -> tuple[float, float, str]:
+    """(size on the page, descent on the page, base font name) of a PDFium text object: its
+    font size scaled by its matrix, as pdfminer's character size is."""
+    import ctypes
+
+    import pypdfium2.raw as pdfium_c
+
+    font = pdfium_c.FPDFTextObj_GetFont(text_object)
+    name_buffer = ctypes.create_string_buffer(256)
+    length = pdfium_c.FPDFFont_GetBaseFontName(font, name_buffer, len(name_buffer))
+    name = name_buffer.value.decode("utf-8", "replace") if 0 < length <= len(name_buffer) else ""
+    font_size, matrix, descent = ctypes.c_float(), pdfium_c.FS_MATRIX(), ctypes.c_float()
+    pdfium_c.FPDFTextObj_GetFontSize(text_object, font_size)
+    pdfium_c.FPDFPageObj_GetMatrix(text_object, matrix)
+    size = font_size.value * (matrix.b**2 + matrix.d**2) ** 0.5
+    pdfium_c.FPDFFont_GetDescent(font, ctypes.c_float(size), descent)
+    return size, descent.value, name
+
+
+def _chars_to_words(chars: list[tuple | None]) -> list[dict]:
+    """Words of a page's characters (in drawing order; ``None``: a break), grouped as
+    pdfplumber groups them: runs of one font and size, each cut into lines (tops within
+    ``LINE_GAP_PT``) read left to right, a word ending at a blank or a gap over ``WORD_GAP_PT``."""
+    words = []
+    for font, run in itertools.groupby(chars, key=lambda c: c and c[5:]):
+        if not font:
+            continue
+        run = list(run)
+        line_of, line, last = {}, 0, None  # each distinct top -> its line (pdfplumber's cluster_objects)
+        for top in sorted({c[3] for c in run}):
+            if last is not None and top > last + LINE_GAP_PT:
+                line += 1
+            line_of[top], last = line, top
+        lines: dict[int, list[tuple]] = {}
+        for c in run:
+            lines.setdefault(line_of[c[3]], []).append(c)
+        for number in sorted(lines):
+            word: list[tuple] = []
+            for c in sorted(lines[number], key=lambda c: c[1]):  # c: (text, x0, x1, top, bottom, size, fontname)
+                if c[0].isspace():
+                    word = _end_word(word, words)
+                    continue
+                prev = word[-1] if word else None
+                if prev and (c[1] < prev[1] or c[1] > prev[2] + WORD_GAP_PT or abs(c[3] - prev[3]) > LINE_GAP_PT):
+                    word = _end_word(word, words)
+                word.append(c)
+            _end_word(word, words)
+    return words
+
+
+def _end_word(word: list[tuple], words: list[dict]) -> list:
+    """Add ``word`` (its characters) to ``words`` if it has any; a new, empty word."""
+    if word:
+        texts, x0s, x1s, tops, bottoms, sizes, fontnames = zip(*word)
+        words.append(
+            {
+                "text": "".join(texts).translate(LIGATURES),
+                "x0": min(x0s),
+                "x1": max(x1s),
+                "top": min(tops),
+                "bottom": max(bottoms),
+                "size": sizes[0],
+                "fontname": fontnames[0],
+            }
+        )
+    return []
 
 
 def _delve_turns(path: Path, words_by_page: list) -> tuple[str, list[CodedTurn]]:
@@ -144,19 +267,17 @@ def read_delve_pdf(path: str | Path, cache_dir: str | Path | None = None) -> Cod
 
     Args:
         cache_dir: a folder where what was read is kept, keyed by the file's content
-            hash (reading a print takes seconds; a cached one milliseconds).
+            hash (reading a print takes a tenth of a second or more; a cached one milliseconds).
 
     Raises:
         TranscriptError: not a readable PDF, or no speaker turns in it.
     """
     path = Path(path)
-    cached, content = None, None
-    if cache_dir is not None:
-        try:
-            content = path.read_bytes()
-        except OSError as exc:
-            raise TranscriptError(path, f"not a readable PDF ({exc})") from None
-        cached = _print_cache_entry(content, cache_dir)
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        raise TranscriptError(path, f"not a readable PDF ({exc})") from None
+    cached = _print_cache_entry(content, cache_dir) if cache_dir is not None else None
     stored = _read_cached_print(cached) if cached is not None else None
     if stored is not None:
         title, turns = stored
@@ -178,57 +299,6 @@ def read_delve_pdf(path: str | Path, cache_dir: str | Path | None = None) -> Cod
 def _print_cache_entry(content: bytes, cache_dir: str | Path) -> Path:
     digest = hashlib.sha256(f"{PDF_READER_VERSION}\n".encode() + content).hexdigest()
     return Path(cache_dir) / f"{digest}.json"
-
-
-# Prints not yet in the cache are read in parallel above this many (a worker process costs
-# about a second to start; a print takes one to two seconds to read).
-PARALLEL_PRINTS = 4
-
-
-def fill_print_cache(prints: list[Path], cache_dir: str | Path) -> None:
-    """Read ``prints`` into the cache, skipping those that cannot be read (whoever reads
-    them next reports them). What each worker of :func:`_fill_print_cache` runs."""
-    for path in prints:
-        try:
-            read_delve_pdf(path, cache_dir)
-        except Exception:  # noqa: BLE001 - reported by the caller's own read
-            logger.debug("print %s left to the caller", path)
-
-
-def _fill_print_cache(prints: list[Path], cache_dir: str | Path | None) -> None:
-    """Read the Delve prints missing from the cache on every core, so the loop that aligns
-    them finds each one read (pdfminer's layout analysis is the slow part, one print at a
-    time; what is read does not depend on the order).
-
-    This process reads one share; the others go to plain
-    ``python -m analysis.human_codes._print_cache`` processes, not a multiprocessing
-    pool: a pool's workers re-import the caller's main script, which a script without an
-    ``if __name__ == "__main__"`` guard would run again.
-    """
-    workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if cache_dir is None or workers < 2 or len(prints) < PARALLEL_PRINTS:
-        return
-    missing = []
-    for path in prints:
-        try:
-            if not _print_cache_entry(path.read_bytes(), cache_dir).is_file():
-                missing.append(path)
-        except OSError:
-            pass  # reported by the caller's own read
-    if len(missing) < PARALLEL_PRINTS:
-        return
-    import subprocess
-    import sys
-
-    Path(cache_dir).mkdir(parents=True, exist_ok=True)
-    chunks = [missing[k::workers] for k in range(min(workers, len(missing)))]
-    command = [sys.executable, "-m", "analysis.human_codes._print_cache", str(cache_dir)]
-    # this process reads the first share itself: one worker fewer to start and to hold in memory
-    running = [subprocess.Popen([*command, *map(str, chunk)], stdin=subprocess.DEVNULL) for chunk in chunks[1:]]
-    fill_print_cache(chunks[0], cache_dir)
-    for worker in running:
-        if worker.wait() != 0:  # the caller reads what is still missing, one by one
-            logger.info("a print-reading worker stopped (exit %s); reading the rest here", worker.returncode)
 
 
 def _read_cached_print(cached: Path) -> tuple[str, list[CodedTurn]] | None:
@@ -429,7 +499,6 @@ def read_codes_folder(
     )
     if not files:
         raise AnalysisError(f"no coded files (.pdf, .csv or .qdpx) in {folder}")
-    _fill_print_cache([p for p in files if p.suffix.lower() == ".pdf"], cache_dir)
     code_rows, doc_rows, problems = [], [], []
     coders_seen: dict[str, int] = {}
     for path in files:
