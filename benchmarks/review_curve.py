@@ -16,8 +16,22 @@ prints agreement with the consensus over all answers (reviewed ones carry the or
 codes) and over the answers the suite coded itself, and the whole coding against each
 single coder of the interviews coded twice, next to the human figures (coder vs coder).
 
+With ``--acquisition NAME`` the active queue ranks by that acquisition function
+(default: the shipped one). With ``--acquisition nested`` the acquisition is itself chosen
+by nested validation, one interview at a time: for each outer oracle interview, on the
+other seven only (each in turn the inner oracle, the rest and the codings as training,
+review at ``--inner-budget`` in ``--inner-batches`` batches), the candidate with the best
+mean inner alpha over all answers is chosen and runs the outer fold; the outer oracle's
+codes never touch the choice (checked in ``choose_acquisition``). It prints each fold's
+choice, the outer table (nested active vs random at ``--budgets``, the honest figure),
+each fixed candidate's outer figure at ``--fixed-budgets`` (for information only: picking
+the best of them would read the outer scores), and the choice on all eight interviews
+(the shipped default).
+
     .venv/bin/python benchmarks/review_curve.py [--corpus ../shared/corpus] [--processed DIR]
-        [--budgets 0 0.05 0.1 0.2 0.4] [--scenarios loio all]
+        [--budgets 0 0.05 0.1 0.2 0.4] [--scenarios loio all] [--acquisition NAME]
+    .venv/bin/python benchmarks/review_curve.py --acquisition nested --budgets 0.1 0.2
+        [--fixed-budgets 0.2] [--inner-budget 0.2] [--inner-batches 2]
 """
 
 from __future__ import annotations
@@ -43,7 +57,7 @@ from analysis.human_codes import (
     training_labels,
 )
 from analysis.pipeline import embed_step, load_step, read_human_codes, stage_signals_for, topics_step
-from analysis.stages import Oracle, StageCoder, simulate_review
+from analysis.stages import ACQUISITIONS, DEFAULT_ACQUISITION, Oracle, StageCoder, choose_acquisition, simulate_review
 from stage_agreement import suite_vs_single_coders
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,6 +79,12 @@ def main() -> None:
     parser.add_argument("--processed", help="processed folder to use (and keep); default: a temporary one")
     parser.add_argument("--budgets", type=float, nargs="+", default=[0.0, 0.05, 0.1, 0.2, 0.4])
     parser.add_argument("--scenarios", nargs="+", choices=["loio", "all"], default=["loio", "all"])
+    parser.add_argument("--acquisition", choices=[*ACQUISITIONS, "nested"], default=DEFAULT_ACQUISITION,
+                        help="the active queue's acquisition, or 'nested': chosen per fold by nested validation")
+    parser.add_argument("--fixed-budgets", type=float, nargs="*", default=[0.2],
+                        help="with nested: budgets at which every fixed candidate's outer figure is printed")
+    parser.add_argument("--inner-budget", type=float, default=0.2)
+    parser.add_argument("--inner-batches", type=int, default=2)
     args = parser.parse_args()
     corpus = Path(args.corpus).resolve()
 
@@ -101,6 +121,22 @@ def main() -> None:
             kind_codes.append(source.codes[~source.codes["interview_id"].isin(excluded)])
         return docs, reference_kinds(answers, pd.concat(kind_codes, ignore_index=True))
 
+    def figures_row(coded: pd.DataFrame, **labels) -> dict:
+        everything, suite = _figures(reference, coded, ids)
+        # the coding (researcher's and suite's answers) against each single coder of
+        # the interviews coded twice, next to coder vs coder on the same units
+        vs_single = suite_vs_single_coders(coded, codings, answers, ids)
+        return {**labels, **{f"all {k}": v for k, v in headline(everything).items() if k != "units"},
+                "suite-coded alpha": headline(suite)["alpha"], "suite-coded units": suite["units"],
+                "vs single coder alpha": headline(vs_single)["alpha"]}
+
+    if args.acquisition == "nested":
+        context = {"cfg": cfg, "signals": signals, "topics": topics, "reference": reference, "answers": answers,
+                   "substantive": substantive, "oracle_ids": oracle_ids, "train_without": train_without,
+                   "figures_row": figures_row}
+        _nested(args, context)
+        return
+
     rows, per_stage = [], []
     for scenario in args.scenarios:
         for budget in args.budgets:
@@ -121,17 +157,12 @@ def main() -> None:
                     in_group = answers["interview_id"].isin(group).to_numpy()
                     coding, _ = simulate_review(
                         lambda prior=prior: StageCoder(cfg.stages, seed=cfg.seed, prior=prior), signals, topics,
-                        train, kinds, oracle, in_group & substantive, budget, strategy, seed=cfg.seed)
+                        train, kinds, oracle, in_group & substantive, budget, strategy, seed=cfg.seed,
+                        acquisition=args.acquisition)
                     tables.append(coding.table[in_group])
                 coded = pd.concat(tables, ignore_index=True)
-                everything, suite = _figures(reference, coded, ids)
-                # the coding (researcher's and suite's answers) against each single coder of
-                # the interviews coded twice, next to coder vs coder on the same units
-                vs_single = suite_vs_single_coders(coded, codings, answers, ids)
-                row = {"scenario": scenario, "budget": budget, "strategy": strategy,
-                       **{f"all {k}": v for k, v in headline(everything).items() if k != "units"},
-                       "suite-coded alpha": headline(suite)["alpha"], "suite-coded units": suite["units"],
-                       "vs single coder alpha": headline(vs_single)["alpha"],
+                everything, _ = _figures(reference, coded, ids)
+                row = {**figures_row(coded, scenario=scenario, budget=budget, strategy=strategy),
                        "seconds": round(time.perf_counter() - started)}
                 rows.append(row)
                 print(pd.DataFrame([row]).to_string(index=False, header=len(rows) == 1), flush=True)
@@ -139,6 +170,86 @@ def main() -> None:
                                   **{s: round(v["f1"], 3) for s, v in everything["per_stage"].items()}})
     print("\n" + pd.DataFrame(rows).to_string(index=False))
     print("\nper-stage F1 over all answers:\n" + pd.DataFrame(per_stage).to_string(index=False))
+
+
+def _nested(args, context: dict) -> None:
+    """The review curve with the acquisition chosen by nested validation (see the module
+    docstring); every outer run of a fold shares the fold's first coding."""
+    cfg, signals, topics = context["cfg"], context["signals"], context["topics"]
+    reference, answers, substantive = context["reference"], context["answers"], context["substantive"]
+    oracle_ids, train_without, figures_row = context["oracle_ids"], context["train_without"], context["figures_row"]
+    interview = answers["interview_id"].astype(str).to_numpy()
+    interview_of = dict(zip(answers["turn_id"], interview))
+    candidates = list(ACQUISITIONS)
+    budgets = [b for b in args.budgets if b > 0]
+
+    def factory():
+        return StageCoder(cfg.stages, seed=cfg.seed)
+
+    def inner_codes(held_out: str | None):
+        def codes_of(inner: str) -> dict:
+            if inner == held_out:  # the outer oracle's codes are never read while choosing
+                raise AssertionError(f"the nested choice asked for the outer oracle {held_out}'s codes")
+            return {t: s for t, s in reference.items() if interview_of[t] == inner}
+        return codes_of
+
+    def choose(interviews: list[str], held_out: str | None):
+        started = time.perf_counter()
+        choice = choose_acquisition(factory, signals, topics, interviews, train_without, inner_codes(held_out),
+                                    held_out=held_out, budget=args.inner_budget, batches=args.inner_batches,
+                                    seed=cfg.seed, log=print)
+        print(f"  -> {choice.best} (mean inner alpha " + ", ".join(f"{n} {a:.3f}" for n, a in
+                                                             choice.mean_alpha.items())
+              + f"); {time.perf_counter() - started:.0f} s", flush=True)
+        return choice
+
+    print(f"\nnested choice of the acquisition: inner budget {args.inner_budget}, {args.inner_batches} batches, "
+          f"candidates {', '.join(candidates)}")
+    print("shipped default: the choice on all eight reference interviews", flush=True)
+    shipped = choose(oracle_ids, None)
+
+    runs: dict[tuple[str, str, float], pd.DataFrame] = {}  # (fold, strategy or acquisition, budget) -> table
+    chosen: dict[str, str] = {}
+    started = time.perf_counter()
+    for fold in oracle_ids:
+        print(f"outer oracle {fold}: choosing on {', '.join(i for i in oracle_ids if i != fold)}", flush=True)
+        choice = choose([i for i in oracle_ids if i != fold], fold)
+        chosen[fold] = choice.best
+        train, kinds = train_without({fold})
+        start = factory()
+        start.fit(signals, train, kinds, topics)
+        in_fold = interview == fold
+        codes = {t: s for t, s in reference.items() if interview_of[t] == fold}
+        runs[(fold, "none", 0.0)] = start.predict(signals, topics).table[in_fold]
+        plan = [("random", b) for b in budgets] + [(choice.best, b) for b in budgets]
+        plan += [(a, b) for b in args.fixed_budgets for a in candidates if (a, b) not in plan]
+        for what, budget in plan:
+            strategy = "random" if what == "random" else "active"
+            coding, _ = simulate_review(factory, signals, topics, train, kinds, Oracle(codes), in_fold & substantive,
+                                        budget, strategy, seed=cfg.seed, start=start,
+                                        acquisition=None if what == "random" else what)
+            runs[(fold, what, budget)] = coding.table[in_fold]
+        print(f"  outer fold {fold} done; {time.perf_counter() - started:.0f} s so far", flush=True)
+
+    def pooled(what_of, budget: float) -> pd.DataFrame:
+        return pd.concat([runs[(f, what_of(f), budget)] for f in oracle_ids], ignore_index=True)
+
+    print("\nper-fold choice (made on the other seven interviews only):")
+    print(pd.DataFrame({"outer oracle": list(chosen), "chosen acquisition": list(chosen.values())}).to_string(
+        index=False))
+    honest = [figures_row(pooled(lambda f: "none", 0.0), budget=0.0, strategy="(no review)")]
+    for budget in budgets:
+        honest.append(figures_row(pooled(lambda f: chosen[f], budget), budget=budget, strategy="active (nested)"))
+        honest.append(figures_row(pooled(lambda f: "random", budget), budget=budget, strategy="random"))
+    print("\nouter figures, LOIO over the eight reference interviews (the honest figure: nested active vs random):")
+    print(pd.DataFrame(honest).to_string(index=False))
+    fixed = [figures_row(pooled(lambda f, a=a: a, b), budget=b, acquisition=a)
+             for b in args.fixed_budgets for a in candidates]
+    print("\nfor information only, NOT the honest figure (choosing among these rows would read outer scores):")
+    print(pd.DataFrame(fixed).to_string(index=False))
+    print(f"\nshipped default (chosen on all eight): {shipped.best}; mean inner alpha "
+          + ", ".join(f"{n} {a:.3f}" for n, a in shipped.mean_alpha.items()))
+    print(f"outer folds: {time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":

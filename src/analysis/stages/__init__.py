@@ -17,11 +17,21 @@ from ._coder import (
     write_stage_csv,
 )
 from ._learned import StageModel, f1_threshold, fit_model, model_to_dict, prior_model
-from ._review import Oracle, review_priority, review_queue, simulate_review
+from ._review import (
+    ACQUISITIONS,
+    DEFAULT_ACQUISITION,
+    Oracle,
+    choose_acquisition,
+    review_priority,
+    review_queue,
+    simulate_review,
+)
 from ._signals import StageSignals, cue_hits, stage_signals
 from ._taxonomy import Stage, Taxonomy, load_taxonomy
 
 __all__ = [
+    "ACQUISITIONS",
+    "DEFAULT_ACQUISITION",
     "FewShotFit",
     "Oracle",
     "Stage",
@@ -31,6 +41,7 @@ __all__ = [
     "StageSettings",
     "StageSignals",
     "Taxonomy",
+    "choose_acquisition",
     "codability",
     "cue_hits",
     "f1_threshold",
