@@ -62,3 +62,37 @@ def test_the_document_map_separates_topics(embedded_sample):
     same = (labels[np.argmin(dist, axis=1)] == labels).mean()
     largest = pd.Series(labels).value_counts(normalize=True).iloc[0]
     assert same > largest + 0.2
+
+
+def test_a_sampled_fit_takes_its_words_from_a_capped_sample_and_its_sizes_from_every_answer(embedded_sample):
+    from analysis.topics._model import _word_rows
+
+    docs, _, _ = embedded_sample
+    budget = 20  # well below the sample's answers: the sampled path, and topics larger than the cap
+    result = fit(embedded_sample, fit_sample=budget)
+    topics = result.assignments["topic"].to_numpy()
+    rows = _word_rows(topics, budget, seed=42)
+    per_topic = pd.Series(topics[rows]).value_counts()
+    sizes = pd.Series(topics).value_counts()
+    assert len(rows) <= budget < len(docs) and set(per_topic.index) == set(sizes.index)  # every topic has words
+    capped = sizes[sizes > per_topic.reindex(sizes.index)].index
+    assert len(capped) and per_topic[capped].nunique() == 1  # topics above the cap are cut to it...
+    assert (per_topic[sizes.index.difference(capped)] == sizes[sizes.index.difference(capped)]).all()  # ...others whole
+    # the words' vocabulary is that of the capped sample's texts (min_df 1 at this size), not of every answer
+    # (unigrams: BERTopic joins a topic's answers into one text, so bigrams also span two answers)
+    model = result.model
+    analyse = model.vectorizer_model.build_analyzer()
+
+    def unigrams(texts):
+        return {term for doc in model._preprocess_text(texts) for term in analyse(doc) if " " not in term}
+
+    texts = docs["text"].tolist()
+    vocabulary = {term for term in model.vectorizer_model.vocabulary_ if " " not in term}
+    assert vocabulary == unigrams([texts[i] for i in rows]) != unigrams(texts)
+    # sizes and the model's assignments still count every answer
+    assert model.topics_ == topics.tolist()
+    assert dict(model.topic_sizes_) == sizes.to_dict()
+    assert result.info.set_index("topic")["size"].to_dict() == sizes.to_dict()
+    # the same seed draws the same sample and gives the same words
+    again = fit(embedded_sample, fit_sample=budget)
+    pd.testing.assert_frame_equal(result.info, again.info)

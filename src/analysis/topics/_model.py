@@ -21,7 +21,9 @@ holding nearly every answer. Here:
   get a single topic instead of a crash;
 * corpora larger than ``fit_sample`` answers are fitted on a seeded sample of that size
   and the other answers are assigned with ``transform`` (UMAP and HDBSCAN cost grows
-  faster than linearly; below the sample size nothing changes);
+  faster than linearly; below the sample size nothing changes); their topic words come
+  from a seeded sample of each topic's answers, capped so that about ``fit_sample``
+  answers are read in all (sizes still count every answer), so memory stays bounded;
 * the document map is a 2-D layout of the neighbour graph UMAP built for the clusters
   (the costly nearest-neighbour search is not run a second time).
 
@@ -30,6 +32,7 @@ Fitting is cached by the hash of the texts, their vectors and the settings.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import logging
@@ -241,14 +244,16 @@ def _cache_key(texts: list[str], embeddings: np.ndarray, settings: TopicSettings
                 "seed": seed,
                 "model": model_id,
                 "bertopic": bertopic.__version__,
-                "version": 2,  # 2: quotes ranked by clarity among the nearest (cached results hold quotes)
+                # 2: quotes ranked by clarity among the nearest (cached results hold quotes);
+                # 3: a sampled fit's words from a capped sample of each topic (below fit_sample: as 2)
+                "version": 3,
             },
             sort_keys=True,
         ).encode()
     )
     for text in texts:
         digest.update(text.encode("utf-8") + b"\x00")
-    digest.update(np.ascontiguousarray(embeddings, dtype=np.float32).tobytes())
+    digest.update(memoryview(np.ascontiguousarray(embeddings, dtype=np.float32)))  # no copy of float32 vectors
     return digest.hexdigest()[:20]
 
 
@@ -316,13 +321,20 @@ def _topic_cosines(embeddings: np.ndarray, topics: np.ndarray) -> tuple[np.ndarr
     centroids = np.zeros((n_topics, embeddings.shape[1]))
     member_cosines = []
     for topic in range(n_topics):
-        members = embeddings[topics == topic].astype(np.float64)
-        total = members.sum(axis=0)
+        # float64 copies of at most TRANSFORM_BLOCK members at a time (one block, as
+        # before, below that size: the same sums to the last bit)
+        rows = np.flatnonzero(topics == topic)
+        blocks = [rows[start : start + TRANSFORM_BLOCK] for start in range(0, len(rows), TRANSFORM_BLOCK)] or [rows]
+        total = embeddings[blocks[0]].astype(np.float64).sum(axis=0)
+        for block in blocks[1:]:
+            total += embeddings[block].astype(np.float64).sum(axis=0)
         centroids[topic] = total / (np.linalg.norm(total) or 1.0)
-        if len(members) > 1:
-            others = total - members  # each row: the sum of the topic's other answers
-            norms = np.linalg.norm(members, axis=1) * np.linalg.norm(others, axis=1)
-            member_cosines.append((members * others).sum(axis=1) / np.where(norms > 0, norms, 1.0))
+        if len(rows) > 1:
+            for block in blocks:
+                members = embeddings[block].astype(np.float64)
+                others = total - members  # each row: the sum of the topic's other answers
+                norms = np.linalg.norm(members, axis=1) * np.linalg.norm(others, axis=1)
+                member_cosines.append((members * others).sum(axis=1) / np.where(norms > 0, norms, 1.0))
     return centroids, np.concatenate(member_cosines) if member_cosines else np.zeros(0)
 
 
@@ -372,35 +384,79 @@ def _reassign_outliers(
     if outlier.any() and (~outlier).any():
         centroids, member_cosines = _topic_cosines(embeddings, topics)
         threshold = outlier_threshold_for(member_cosines, quantile)
-        vectors = embeddings[outlier].astype(np.float64)
-        sims = vectors @ centroids.T / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        best = sims.max(axis=1)
-        joins = best >= threshold
-        rows = np.flatnonzero(outlier)[joins]
-        topics[rows] = sims.argmax(axis=1)[joins]
-        probability[rows] = best[joins]
-        assignment[rows] = "reassigned"
-        logger.info("%d of %d outliers joined a topic (cosine >= %.3f)", joins.sum(), outlier.sum(), threshold)
+        outliers, joined = np.flatnonzero(outlier), 0
+        for start in range(0, len(outliers), TRANSFORM_BLOCK):  # float64 copies of a block at a time
+            block = outliers[start : start + TRANSFORM_BLOCK]
+            vectors = embeddings[block].astype(np.float64)
+            sims = vectors @ centroids.T / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+            best = sims.max(axis=1)
+            joins = best >= threshold
+            rows = block[joins]
+            topics[rows] = sims.argmax(axis=1)[joins]
+            probability[rows] = best[joins]
+            assignment[rows] = "reassigned"
+            joined += int(joins.sum())
+        logger.info("%d of %d outliers joined a topic (cosine >= %.3f)", joined, len(outliers), threshold)
     probability[topics == -1] = 0.0
     return topics, probability, assignment, threshold
 
 
-def _final_words(model, texts: list[str], topics: np.ndarray, settings: TopicSettings, seed: int) -> None:
+def _word_rows(topics: np.ndarray, budget: int, seed: int) -> np.ndarray:
+    """Rows whose texts give the topic words of a sampled fit: every answer of a topic
+    (outliers count as one) up to a cap, a seeded sample of the cap above it, so that
+    about ``budget`` answers are read in all.
+
+    The cap is the largest that keeps the total within ``budget`` (at least one answer a
+    topic): small topics keep all their answers, large ones are cut to the same size.
+    c-TF-IDF and KeyBERTInspired then cost what a fit of ``budget`` answers costs,
+    whatever the corpus size (over every answer, their word lists grew with it).
+
+    Example:
+        >>> rows = _word_rows(np.array([0, 0, 0, 0, 0, 0, 1, 1, -1]), 6, seed=0)
+        >>> len(rows), [int(p) for p in rows[-3:]]  # 3 of topic 0's 6, then topic 1's 2 and the outlier
+        (6, [6, 7, 8])
+    """
+    labels, sizes = np.unique(topics, return_counts=True)
+    ascending = np.sort(sizes)
+    cap = int(ascending[-1])  # every answer fits
+    for i, size in enumerate(ascending):  # the first topic that cannot keep all its answers sets the cap
+        kept = int(ascending[:i].sum())
+        if kept + int(size) * (len(ascending) - i) > budget:
+            cap = max(1, (budget - kept) // (len(ascending) - i))
+            break
+    rng = np.random.default_rng(seed)
+    rows = []
+    for label in labels:
+        members = np.flatnonzero(topics == label)
+        rows.append(members if len(members) <= cap else rng.choice(members, size=cap, replace=False))
+    return np.sort(np.concatenate(rows))
+
+
+def _final_words(
+    model, texts: list[str], topics: np.ndarray, settings: TopicSettings, seed: int, rows: np.ndarray | None = None
+) -> None:
     """Topic words of the final assignments (reassigned outliers and, for a sampled fit,
     every answer: the model's table of topics then covers all answers, as charts expect),
-    re-ranked once with KeyBERTInspired."""
+    re-ranked once with KeyBERTInspired.
+
+    ``rows`` (a sampled fit, :func:`_word_rows`): the words come from these answers only;
+    the model's assignments and topic sizes still cover every answer.
+    """
     from bertopic.representation import KeyBERTInspired  # heavy: loaded with BERTopic
 
     # BERTopic warns that manual assignments must come last; they do here.
     logging.getLogger("BERTopic").setLevel(logging.ERROR)
     model.update_topics(
-        texts,
-        topics=topics.tolist(),
+        texts if rows is None else [texts[i] for i in rows],
+        topics=topics.tolist() if rows is None else topics[rows].tolist(),
         top_n_words=settings.top_n_words,
         vectorizer_model=model.vectorizer_model,
         ctfidf_model=model.ctfidf_model,
         representation_model=KeyBERTInspired(top_n_words=settings.top_n_words, random_state=seed),
     )
+    if rows is not None:  # as update_topics sets them, from every answer
+        model.topics_ = topics.astype(int).tolist()
+        model.topic_sizes_ = collections.Counter(model.topics_)
 
 
 def _topic_info(model, topics: np.ndarray, settings: TopicSettings) -> pd.DataFrame:
@@ -471,7 +527,9 @@ def fit_topics(
     topics, probability, assignment, threshold = _reassign_outliers(
         embeddings, topics, probability, settings.outlier_quantile
     )
-    _final_words(model, texts, topics, settings, seed)
+    sampled = len(fit_rows) < n_docs
+    word_rows = _word_rows(topics, settings.fit_sample, seed) if sampled else None
+    _final_words(model, texts, topics, settings, seed, word_rows)
     info = _topic_info(model, topics, settings)
     assignments = pd.DataFrame(
         {
