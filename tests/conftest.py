@@ -3,9 +3,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
-from analysis.stages import load_taxonomy
+from analysis.stages import StageSignals, load_taxonomy
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -175,3 +177,45 @@ def browser():
         )
         yield b
         b.close()
+
+
+def synthetic_stage_signals(
+    vectors: np.ndarray,
+    interview: list[str],
+    episode: list[str | None],
+    words: list[int] | None = None,
+    stage: np.ndarray | None = None,
+    stage_ids: tuple[str, ...] = ("data", "model_evaluation"),
+) -> StageSignals:
+    """Stage signals of answers given as vectors (the other signals zero): one StageSignals
+    for the stage tests, with ``stage`` the answers' similarity to each stage."""
+    n = len(vectors)
+    answers = pd.DataFrame(
+        {
+            "interview_id": interview,
+            "turn_id": [f"t{i}" for i in range(n)],
+            "turn_index": range(n),
+            "source_file": "x.txt",
+            "line_start": range(1, n + 1),
+            "line_end": range(1, n + 1),
+            "text": [f"answer {i}" for i in range(n)],
+            "substantive": True,
+            "n_words": words or [20] * n,
+            "question_turn_id": episode,
+        }
+    )
+    stage = np.zeros((n, len(stage_ids))) if stage is None else stage
+    return StageSignals(
+        answers=answers,
+        answer_vectors=vectors.astype(np.float32),
+        question_vectors=np.zeros_like(vectors, np.float32),
+        answer_stage=stage,
+        question_stage=np.zeros_like(stage),
+        section=np.zeros_like(stage),
+        answer_cues=np.zeros_like(stage),
+        question_cues=np.zeros_like(stage),
+        matched_cues=[{}] * n,
+        issue_similarity=np.zeros(n),
+        fix_similarity=np.full(n, -1.0),
+        stage_ids=list(stage_ids),
+    )

@@ -19,6 +19,7 @@ from analysis.stages import (
     review_queue,
 )
 from analysis.stages._review import expected_errors
+from conftest import synthetic_stage_signals
 
 IDS = ["data", "model_evaluation"]
 
@@ -106,27 +107,8 @@ def _three_interviews(n: int = 24) -> tuple[StageSignals, dict[str, dict[str, se
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     stage = np.column_stack([vectors[:, 0], vectors[:, 1]])
     interview = [str(1 + i // n) for i in range(total)]
-    answers = pd.DataFrame(
-        {
-            "interview_id": interview,
-            "turn_id": [f"t{i}" for i in range(total)],
-            "turn_index": range(total),
-            "source_file": "x.txt",
-            "line_start": range(1, total + 1),
-            "line_end": range(1, total + 1),
-            "text": [f"answer {i}" for i in range(total)],
-            "substantive": True,
-            "n_words": 20,
-            "question_turn_id": [f"q{i}" for i in range(total)],
-        }
-    )
-    signals = StageSignals(
-        answers=answers, answer_vectors=vectors.astype(np.float32),
-        question_vectors=np.zeros_like(vectors, np.float32), answer_stage=stage,
-        question_stage=np.zeros_like(stage), section=np.zeros_like(stage), answer_cues=np.zeros_like(stage),
-        question_cues=np.zeros_like(stage), matched_cues=[{}] * total, issue_similarity=np.zeros(total),
-        fix_similarity=np.full(total, -1.0), stage_ids=IDS,
-    )
+    signals = synthetic_stage_signals(vectors, interview, [f"q{i}" for i in range(total)], stage=stage)
+    answers = signals.answers
     codes = {i: {} for i in "123"}
     for t, i, k in zip(answers["turn_id"], interview, kind):
         codes[i][t] = {"data"} if k else set()

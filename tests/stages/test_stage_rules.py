@@ -10,7 +10,6 @@ from analysis.stages import (
     Oracle,
     StageCoder,
     StageSettings,
-    StageSignals,
     codability,
     cue_hits,
     load_taxonomy,
@@ -19,48 +18,9 @@ from analysis.stages import (
     simulate_review,
     write_stage_csv,
 )
-from conftest import TAXONOMY
+from conftest import TAXONOMY, synthetic_stage_signals
 
 IDS = ["data", "model_evaluation"]
-
-
-def _signals(
-    vectors: np.ndarray,
-    interview: list[str],
-    episode: list[str | None],
-    words: list[int] | None = None,
-    stage: np.ndarray | None = None,
-) -> StageSignals:
-    n = len(vectors)
-    answers = pd.DataFrame(
-        {
-            "interview_id": interview,
-            "turn_id": [f"t{i}" for i in range(n)],
-            "turn_index": range(n),
-            "source_file": "x.txt",
-            "line_start": range(1, n + 1),
-            "line_end": range(1, n + 1),
-            "text": [f"answer {i}" for i in range(n)],
-            "substantive": True,
-            "n_words": words or [20] * n,
-            "question_turn_id": episode,
-        }
-    )
-    stage = np.zeros((n, len(IDS))) if stage is None else stage
-    return StageSignals(
-        answers=answers,
-        answer_vectors=vectors.astype(np.float32),
-        question_vectors=np.zeros_like(vectors, np.float32),
-        answer_stage=stage,
-        question_stage=np.zeros_like(stage),
-        section=np.zeros_like(stage),
-        answer_cues=np.zeros_like(stage),
-        question_cues=np.zeros_like(stage),
-        matched_cues=[{}] * n,
-        issue_similarity=np.zeros(n),
-        fix_similarity=np.full(n, -1.0),
-        stage_ids=IDS,
-    )
 
 
 def _two_kinds_of_answer(n_per_kind: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -90,7 +50,7 @@ def test_neighbour_vote_follows_the_training_codes_and_never_counts_the_answer_i
     assert (kind[np.argsort(-sims[lonely])[:15]] == 1).all()
     assert not (np.argsort(-sims[:lonely], axis=1)[:, :15] == lonely).any()
     # every answer looks equally codable, so only the neighbour vote tells them apart
-    signals = _signals(vectors, ["1"] * len(kind), [f"q{i}" for i in range(len(kind))])
+    signals = synthetic_stage_signals(vectors, ["1"] * len(kind), [f"q{i}" for i in range(len(kind))])
 
     def coding(codes):
         train = {f"t{i}": ({"data"} if c else set()) for i, c in enumerate(codes)}
@@ -121,7 +81,7 @@ def test_few_shot_codes_what_the_researcher_coded_in_other_interviews():
     vectors, kind = _two_kinds_of_answer(30)
     interview = ["1"] * 40 + ["2"] * 20
     stage = np.column_stack([vectors[:, 0], vectors[:, 1]])  # 'problem' answers lean to data
-    signals = _signals(vectors, interview, [f"q{i}" for i in range(60)], stage=stage)
+    signals = synthetic_stage_signals(vectors, interview, [f"q{i}" for i in range(60)], stage=stage)
     # the researcher coded interview 1 only: its problem answers as data
     train = [{f"t{i}": ({"data"} if kind[i] else set()) for i in range(40)}]
     held_out = np.array([i >= 40 for i in range(60)])
@@ -143,7 +103,7 @@ def test_few_shot_codes_what_the_researcher_coded_in_other_interviews():
 
 def test_few_shot_with_too_few_codes_says_so_and_codes_zero_shot():
     vectors, kind = _two_kinds_of_answer(10)
-    signals = _signals(vectors, ["1"] * 20, [f"q{i}" for i in range(20)])
+    signals = synthetic_stage_signals(vectors, ["1"] * 20, [f"q{i}" for i in range(20)])
     train = [{f"t{i}": ({"data"} if kind[i] else set()) for i in range(20)}]  # 10 coded, 10 not: enough
     assert StageCoder(StageSettings()).fit(signals, train).predict(signals).fit.used
     train = [{f"t{i}": ({"data"} if kind[i] else set()) for i in range(19)}]  # 9 uncoded or coded: too few
@@ -159,7 +119,7 @@ def test_codability_is_shared_by_the_answers_of_one_episode():
     vectors, _ = _two_kinds_of_answer(4)
     words = [200, 5, 6, 7, 210, 190, 8, 9]
     episode = ["q1", "q1", "q2", "q2", "q3", "q3", None, None]
-    signals = _signals(vectors, ["1"] * 8, episode, words=words)
+    signals = synthetic_stage_signals(vectors, ["1"] * 8, episode, words=words)
     alone = codability(signals, StageSettings(episode_weight=0.0))
     together = codability(signals, StageSettings(episode_weight=1.0))
     assert together[0] == together[1] and together[2] == together[3] and together[4] == together[5]
@@ -173,7 +133,7 @@ def test_codability_is_shared_by_the_answers_of_one_episode():
 def test_probabilities_are_consistent_and_coded_answers_carry_their_most_probable_stage():
     vectors, kind = _two_kinds_of_answer(15)
     stage = np.column_stack([vectors[:, 0], vectors[:, 1]])
-    signals = _signals(vectors, ["1"] * 30, [f"q{i}" for i in range(30)], stage=stage)
+    signals = synthetic_stage_signals(vectors, ["1"] * 30, [f"q{i}" for i in range(30)], stage=stage)
     train = {f"t{i}": ({"data"} if kind[i] else set()) for i in range(30)}
     table = StageCoder(StageSettings()).fit(signals, train).predict(signals).table
     p_stage = table[["p_data", "p_model_evaluation"]].to_numpy()
@@ -204,7 +164,7 @@ def test_stage_csv_joins_the_stage_lists_and_reads_them_back(tmp_path):
 def test_a_cue_phrase_said_outweighs_a_slightly_closer_embedding_and_is_shown_as_evidence():
     vectors, _ = _two_kinds_of_answer(2)
     stage = np.tile([0.50, 0.47], (4, 1))
-    signals = _signals(vectors, ["1"] * 4, ["q1", "q2", "q3", "q4"], stage=stage)
+    signals = synthetic_stage_signals(vectors, ["1"] * 4, ["q1", "q2", "q3", "q4"], stage=stage)
     signals.answer_cues = np.array([[0, 1], [0, 0], [0, 2], [1, 0]], float)
     signals.matched_cues = [
         {"model_evaluation": ["metrics"]},
@@ -225,7 +185,7 @@ def test_review_queue_spreads_over_interviews_and_episodes_and_skips_what_was_re
     vectors, kind = _two_kinds_of_answer(20)
     interview = ["1"] * 20 + ["2"] * 20
     episode = [f"q{i // 4}" for i in range(40)]  # ten episodes of four answers
-    signals = _signals(vectors, interview, episode)
+    signals = synthetic_stage_signals(vectors, interview, episode)
     coding = StageCoder(StageSettings()).predict(signals)
     episodes = signals.episodes()
     batch = review_queue(coding, reviewed={"t0", "t1"}, size=6, episodes=episodes)
@@ -244,7 +204,7 @@ def test_simulated_review_asks_only_its_budget_and_reads_no_other_oracle_code():
     vectors, kind = _two_kinds_of_answer(30)
     interview = ["1"] * 30 + ["2"] * 30
     stage = np.column_stack([vectors[:, 0], vectors[:, 1]])
-    signals = _signals(vectors, interview, [f"q{i}" for i in range(60)], stage=stage)
+    signals = synthetic_stage_signals(vectors, interview, [f"q{i}" for i in range(60)], stage=stage)
     train = [{f"t{i}": ({"data"} if kind[i] else set()) for i in range(30)}]
     truth = {f"t{i}": ({"data"} if kind[i] else set()) for i in range(30, 60)}
 
