@@ -133,7 +133,8 @@ def main() -> None:
     if args.acquisition == "nested":
         context = {"cfg": cfg, "signals": signals, "topics": topics, "reference": reference, "answers": answers,
                    "substantive": substantive, "oracle_ids": oracle_ids, "train_without": train_without,
-                   "figures_row": figures_row}
+                   "figures_row": figures_row, "per_stage_f1": lambda coded: {
+                       s: round(v["f1"], 3) for s, v in _figures(reference, coded, ids)[0]["per_stage"].items()}}
         _nested(args, context)
         return
 
@@ -178,6 +179,7 @@ def _nested(args, context: dict) -> None:
     cfg, signals, topics = context["cfg"], context["signals"], context["topics"]
     reference, answers, substantive = context["reference"], context["answers"], context["substantive"]
     oracle_ids, train_without, figures_row = context["oracle_ids"], context["train_without"], context["figures_row"]
+    per_stage_f1 = context["per_stage_f1"]
     interview = answers["interview_id"].astype(str).to_numpy()
     interview_of = dict(zip(answers["turn_id"], interview))
     candidates = list(ACQUISITIONS)
@@ -237,12 +239,17 @@ def _nested(args, context: dict) -> None:
     print("\nper-fold choice (made on the other seven interviews only):")
     print(pd.DataFrame({"outer oracle": list(chosen), "chosen acquisition": list(chosen.values())}).to_string(
         index=False))
-    honest = [figures_row(pooled(lambda f: "none", 0.0), budget=0.0, strategy="(no review)")]
-    for budget in budgets:
-        honest.append(figures_row(pooled(lambda f: chosen[f], budget), budget=budget, strategy="active (nested)"))
-        honest.append(figures_row(pooled(lambda f: "random", budget), budget=budget, strategy="random"))
+    honest, stages = [], []
+    arms = (("active (nested)", lambda f: chosen[f]), ("random", lambda f: "random"))
+    for budget, strategy, what_of in [(0.0, "(no review)", lambda f: "none")] + [
+        (b, s, w) for b in budgets for s, w in arms
+    ]:
+        coded = pooled(what_of, budget)
+        honest.append(figures_row(coded, budget=budget, strategy=strategy))
+        stages.append({"budget": budget, "strategy": strategy, **per_stage_f1(coded)})
     print("\nouter figures, LOIO over the eight reference interviews (the honest figure: nested active vs random):")
     print(pd.DataFrame(honest).to_string(index=False))
+    print("\nper-stage F1 over all answers (same runs):\n" + pd.DataFrame(stages).to_string(index=False))
     fixed = [figures_row(pooled(lambda f, a=a: a, b), budget=b, acquisition=a)
              for b in args.fixed_budgets for a in candidates]
     print("\nfor information only, NOT the honest figure (choosing among these rows would read outer scores):")

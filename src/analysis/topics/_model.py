@@ -25,7 +25,11 @@ holding nearly every answer. Here:
   from a seeded sample of each topic's answers, capped so that about ``fit_sample``
   answers are read in all (sizes still count every answer), so memory stays bounded;
 * the document map is a 2-D layout of the neighbour graph UMAP built for the clusters
-  (the costly nearest-neighbour search is not run a second time).
+  (the costly nearest-neighbour search is not run a second time);
+* below UMAP's exact-search size (4,096 answers, all fitted) the nearest neighbours come from one
+  matrix product (:func:`exact_cosine_neighbours`), not from UMAP's own exact search,
+  which calls its cosine once per pair of answers from Python (9 of UMAP's 13 s on
+  3,324 answers); the neighbours are the same exact ones.
 
 Fitting is cached by the hash of the texts, their vectors and the settings.
 """
@@ -37,6 +41,7 @@ import hashlib
 import json
 import logging
 import pickle
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -72,6 +77,8 @@ EXTRA_STOP_WORDS = (
     "regarding unless whereas whether yes"
 ).split()
 MIN_DOCS_FOR_CLUSTERING = 12
+# UMAP searches neighbours exactly below this many answers (NN-descent above).
+UMAP_EXACT_SEARCH_BELOW = 4096
 TOKEN_PATTERN = r"(?u)\b[a-zA-Z][a-zA-Z]+\b"
 
 
@@ -186,7 +193,52 @@ class _SingleCluster:
         return np.zeros(len(X), dtype=int)
 
 
-def _build_model(n_docs: int, settings: TopicSettings, embedding_model, seed: int):
+def exact_cosine_neighbours(vectors: np.ndarray, k: int, block: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Every vector's ``k`` nearest vectors by cosine distance (itself first), as UMAP's
+    exact search below 4,096 points finds them, without its pairwise loop.
+
+    Candidates come from a float64 matrix product in blocks of ``block`` rows (memory
+    ``block`` x n); their distances are then computed with UMAP's own cosine (numba,
+    float32 vectors), so they are the very numbers UMAP's search would hand to its graph,
+    and ranked by them (ties: itself first, then the lower index). Five spare candidates absorb
+    the last-digit differences between the two computations.
+
+    Args:
+        vectors: one row per point (need not be unit length).
+        k: neighbours per point, at most the number of points.
+
+    Returns:
+        ``(indices, distances)``, each ``(n, k)``: ``int32`` neighbour indices and
+        ``float64`` cosine distances, nearest first.
+
+    Example:
+        >>> idx, dist = exact_cosine_neighbours(np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.1]]), 2)
+        >>> idx.tolist(), dist[:, 0].tolist()
+        ([[0, 2], [1, 2], [2, 0]], [0.0, 0.0, 0.0])
+    """
+    from umap.distances import cosine  # heavy (numba): loaded with UMAP anyway
+
+    points = np.ascontiguousarray(vectors, dtype=np.float32)  # what UMAP measures
+    unit = points.astype(np.float64)
+    norms = np.linalg.norm(unit, axis=1, keepdims=True)
+    unit = np.divide(unit, norms, out=np.zeros_like(unit), where=norms > 0)
+    n = len(unit)
+    spare = min(n, k + 5)
+    indices = np.empty((n, k), dtype=np.int32)
+    distances = np.empty((n, k), dtype=np.float64)
+    for start in range(0, n, block):
+        rows = np.arange(start, min(start + block, n))
+        product = 1.0 - unit[rows] @ unit.T
+        product[np.arange(len(rows)), rows] = -1.0  # itself among the candidates
+        candidates = np.argpartition(product, spare - 1, axis=1)[:, :spare]
+        for row, near in zip(rows, candidates):
+            exact = np.array([cosine(points[row], points[j]) for j in near])
+            order = np.lexsort((near, near != row, exact))[:k]  # ties: itself, then the lower index
+            indices[row], distances[row] = near[order], exact[order]
+    return indices, distances
+
+
+def _build_model(n_docs: int, settings: TopicSettings, embedding_model, seed: int, neighbours=None):
     # heavy (numba compiles on import, seconds): loaded only when a model is fitted
     from bertopic import BERTopic
     from bertopic.dimensionality import BaseDimensionalityReduction
@@ -212,6 +264,7 @@ def _build_model(n_docs: int, settings: TopicSettings, embedding_model, seed: in
             metric="cosine",
             random_state=seed,
             init="spectral" if n_docs >= 50 else "random",
+            precomputed_knn=(None, None, None) if neighbours is None else neighbours,
         )
         cluster_model = HDBSCAN(
             min_cluster_size=sizes["min_cluster_size"],
@@ -245,8 +298,9 @@ def _cache_key(texts: list[str], embeddings: np.ndarray, settings: TopicSettings
                 "model": model_id,
                 "bertopic": bertopic.__version__,
                 # 2: quotes ranked by clarity among the nearest (cached results hold quotes);
-                # 3: a sampled fit's words from a capped sample of each topic (below fit_sample: as 2)
-                "version": 3,
+                # 3: a sampled fit's words from a capped sample of each topic (below fit_sample: as 2);
+                # 4: exact neighbours from one matrix product below 4,096 answers
+                "version": 4,
             },
             sort_keys=True,
         ).encode()
@@ -522,7 +576,12 @@ def fit_topics(
     if callable(embedding_model) and not hasattr(embedding_model, "encode"):
         embedding_model = embedding_model()
     fit_rows = _fit_rows(n_docs, settings, seed)
-    model = _build_model(len(fit_rows), settings, embedding_model, seed)
+    neighbours = None
+    n_neighbors = settings.sizes(len(fit_rows))["n_neighbors"]
+    # not for a sampled fit: UMAP's transform of the other answers needs its own search index
+    if MIN_DOCS_FOR_CLUSTERING <= n_docs < UMAP_EXACT_SEARCH_BELOW and len(fit_rows) == n_docs and n_neighbors < n_docs:
+        neighbours = exact_cosine_neighbours(embeddings[fit_rows], n_neighbors)
+    model = _build_model(len(fit_rows), settings, embedding_model, seed, neighbours)
     topics, probability, reduced = _fit_and_assign(model, texts, embeddings, fit_rows)
     topics, probability, assignment, threshold = _reassign_outliers(
         embeddings, topics, probability, settings.outlier_quantile
@@ -629,10 +688,14 @@ def _fit_and_assign(
     """
     n_docs = len(texts)
     fitted = len(fit_rows) == n_docs
-    topics, probs = model.fit_transform(
-        texts if fitted else [texts[i] for i in fit_rows],
-        embeddings=embeddings if fitted else embeddings[fit_rows],
-    )
+    with warnings.catch_warnings():
+        # exact neighbours given (small corpora): UMAP warns that it then has no search
+        # index for transform, which only a sampled fit (never small) uses
+        warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]")
+        topics, probs = model.fit_transform(
+            texts if fitted else [texts[i] for i in fit_rows],
+            embeddings=embeddings if fitted else embeddings[fit_rows],
+        )
     probability = np.asarray(probs, dtype=float) if probs is not None else np.ones(len(fit_rows))
     if probability.ndim != 1:
         probability = probability.max(axis=1)
