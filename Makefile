@@ -1,5 +1,5 @@
 # Two commands on a fresh machine:
-#   make report [DATA=folder]   run every notebook on the corpus, HTML to reports/
+#   make report [DATA=folder]   run the notebooks on the corpus, HTML to reports/ (FORCE=1: all of them)
 #   make test                   run the test suite (and ruff)
 # Both create .venv and install what they need: `report` the package alone, `test` the
 # package with its test tools, JupyterLab and Dask. For interactive work:
@@ -15,6 +15,8 @@ LAB_STAMP := $(VENV)/.installed-lab
 KERNEL := $(VENV)/share/jupyter/kernels/analysis/kernel.json
 DATA ?=
 CODES ?=
+# FORCE=1: run every notebook (by default a notebook whose inputs and outputs are unchanged keeps its page)
+FORCE ?=
 # Extra options for jupyter lab, e.g. LAB_ARGS="--no-browser --port=8899 --ip=0.0.0.0";
 # LAB_DIR: the folder it serves (the project; notebooks/ opens first)
 LAB_ARGS ?=
@@ -49,7 +51,7 @@ $(LAB_STAMP): $(STAMP)
 	touch $(LAB_STAMP)
 
 report: $(STAMP)
-	$(PY) -m analysis report $(if $(DATA),--transcripts "$$DATA") $(if $(CODES),--codes "$$CODES")
+	$(PY) -m analysis report $(if $(DATA),--transcripts "$$DATA") $(if $(CODES),--codes "$$CODES") $(if $(FORCE),--force)
 
 load: $(STAMP)
 	$(PY) -m analysis load $(if $(DATA),--transcripts "$$DATA")

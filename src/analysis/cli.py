@@ -116,6 +116,12 @@ def _parser() -> argparse.ArgumentParser:
         help="run each notebook in a kernel of its own (slower; checks each runs after a restart) instead of one "
         "shared kernel cleared between notebooks",
     )
+    report.add_argument(
+        "--force",
+        action="store_true",
+        help="run every notebook, also those whose inputs and outputs are as at their last run (whose pages "
+        "are kept otherwise)",
+    )
 
     figures = verbs.add_parser(
         "figures",
@@ -279,12 +285,15 @@ def _cmd_report(cfg: Config, args) -> None:
     # Every notebook loads this settings file (not silently config/settings.yaml).
     config_path = args.config or os.environ.get(CONFIG_ENV) or find_project_root() / DEFAULT_CONFIG
     rendered = run_report(
-        cfg, codes=codes, config_path=Path(config_path).resolve(), fresh_kernels=args.fresh_kernels
+        cfg, codes=codes, config_path=Path(config_path).resolve(), fresh_kernels=args.fresh_kernels,
+        force=args.force,
     )
-    print(
-        f"{len(rendered)} notebooks rendered to {cfg.paths.reports} in {time.perf_counter() - started:.0f} s; "
-        f"open {cfg.paths.reports}/index.html"
-    )
+    kept = sum(r.reused for r in rendered)
+    done = f"{len(rendered) - kept} notebooks run"
+    if kept:
+        done += f", {kept} unchanged (pages kept; --force runs them)"
+    print(f"{done}; pages in {cfg.paths.reports} after {time.perf_counter() - started:.0f} s; "
+          f"open {cfg.paths.reports}/index.html")
 
 
 def _cmd_figures(cfg: Config, args) -> None:

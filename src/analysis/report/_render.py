@@ -17,6 +17,7 @@ from .._last_run import record_run
 from ..config import CONFIG_ENV, DEFAULT_CONFIG, Config
 from ..errors import AnalysisError
 from ..pipeline import preflight, read_corpus
+from . import _run_cache
 from ._notebook import REPORT_ENV
 
 NOTEBOOK_RE = re.compile(r"^\d{2}_[\w-]+\.ipynb$")
@@ -24,11 +25,25 @@ NOTEBOOK_RE = re.compile(r"^\d{2}_[\w-]+\.ipynb$")
 
 @dataclass
 class RenderedNotebook:
+    """A notebook's page in the reports folder.
+
+    Attributes:
+        notebook: the source notebook.
+        html: its page.
+        title: its first heading.
+        summary: the first sentence after it.
+        seconds: how long its run took (a kept page: the run that made it).
+        reused: the page was kept from an earlier run (inputs and outputs unchanged).
+        ran_at: when the run that made the page ended (UTC, ISO 8601), if known.
+    """
+
     notebook: Path
     html: Path
     title: str
     summary: str
     seconds: float
+    reused: bool = False
+    ran_at: str | None = None
 
 
 def ordered_notebooks(folder: Path) -> list[Path]:
@@ -201,7 +216,9 @@ def write_index(
     a banner first names the run that failed (notebook, cell, error) and links its page."""
     items = "\n".join(
         f'<li><a href="{html.escape(r.html.name)}">{html.escape(r.title)}</a> '
-        f"<span>{html.escape(r.summary)}</span></li>"
+        + (f'<small class="kept">kept from the run of {html.escape(_run_cache.shown_time(r.ran_at))}</small> '
+           if r.reused and r.ran_at else "")
+        + f"<span>{html.escape(r.summary)}</span></li>"
         for r in rendered
     )
     banner = ""
@@ -226,7 +243,7 @@ def write_index(
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Thematic analysis reports</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;line-height:1.5}}
-li{{margin:.6rem 0}} span{{display:block;color:#444}}
+li{{margin:.6rem 0}} span{{display:block;color:#444}} .kept{{color:#666}}
 .failed{{border:2px solid #D55E00;background:#fff4ec;padding:.8rem 1rem;margin:1rem 0}}</style></head>
 <body><h1>Thematic analysis reports</h1>
 {banner}
@@ -255,7 +272,10 @@ def _read_manifest(reports: Path) -> tuple[list[RenderedNotebook], str]:
     try:
         data = json.loads((reports / MANIFEST).read_text(encoding="utf-8"))
         pages = [
-            RenderedNotebook(Path(p["notebook"]), reports / p["html"], p["title"], p["summary"], p["seconds"])
+            RenderedNotebook(
+                Path(p["notebook"]), reports / p["html"], p["title"], p["summary"], p["seconds"],
+                bool(p.get("reused", False)), p.get("ran_at"),
+            )
             for p in data["pages"]
         ]
     except (OSError, ValueError, KeyError, TypeError):
@@ -265,7 +285,7 @@ def _read_manifest(reports: Path) -> tuple[list[RenderedNotebook], str]:
 
 def _publish(staging: Path, reports: Path, rendered: list[RenderedNotebook], corpus_label: str) -> None:
     """Move a complete run's pages from ``staging`` into ``reports`` and drop the pages
-    of earlier runs that this one did not make."""
+    of earlier runs that this one did not make (a page it kept counts as made)."""
     (reports / "executed").mkdir(parents=True, exist_ok=True)
     keep = {r.html.name for r in rendered}
     for old in reports.glob("*.html"):
@@ -281,7 +301,7 @@ def _publish(staging: Path, reports: Path, rendered: list[RenderedNotebook], cor
         "corpus": corpus_label,
         "pages": [
             {"notebook": r.notebook.name, "html": r.html.name, "title": r.title, "summary": r.summary,
-             "seconds": round(r.seconds, 1)}
+             "seconds": round(r.seconds, 1), "reused": r.reused, "ran_at": r.ran_at}
             for r in rendered
         ],
     }
@@ -431,14 +451,22 @@ class _SharedKernel:
     """One kernel for the notebooks of a report: started in the project root, its namespace
     cleared before each notebook, so each notebook finds what a restarted kernel would
     show it, without paying the kernel's start and the libraries' imports again; started
-    afresh when a notebook leaves it above :data:`KERNEL_MEMORY_LIMIT`.
+    afresh when a notebook leaves it above :data:`KERNEL_MEMORY_LIMIT`. It starts when the
+    first notebook runs: a report whose pages are all kept starts none.
     ``analysis report --fresh-kernels`` runs each notebook in a kernel of its own instead."""
 
     def __init__(self, root: Path):
         from jupyter_core.utils import run_sync
 
         self._run_sync, self._root = run_sync, root
-        self.manager = self._start()
+        self._manager = None
+
+    @property
+    def manager(self):
+        """The kernel's manager; the kernel starts on first use."""
+        if self._manager is None:
+            self._manager = self._start()
+        return self._manager
 
     def _start(self):
         from jupyter_client.manager import AsyncKernelManager
@@ -467,7 +495,7 @@ class _SharedKernel:
 
     def memory(self) -> int | None:
         """The kernel's resident memory in bytes (Linux: ``/proc``), else ``None``."""
-        process = getattr(self.manager.provisioner, "process", None)
+        process = getattr(getattr(self._manager, "provisioner", None), "process", None)
         try:
             pages = int(Path(f"/proc/{process.pid}/statm").read_text().split()[1])
         except (AttributeError, OSError, ValueError, IndexError):
@@ -486,11 +514,13 @@ class _SharedKernel:
         # a new kernel on new ports, not restart_kernel: the clients of earlier notebooks
         # are still connected to the old ports
         self.shutdown()
-        self.manager = self._start()
+        self._manager = self._start()
         return True
 
     def shutdown(self) -> None:
-        self._run_sync(self.manager.shutdown_kernel)(now=True)
+        if self._manager is not None:
+            self._run_sync(self._manager.shutdown_kernel)(now=True)
+            self._manager = None
 
 
 @contextmanager
@@ -568,6 +598,7 @@ def run_report(
     codes: str | None = None,
     config_path: str | Path | None = None,
     fresh_kernels: bool = False,
+    force: bool = False,
 ) -> list[RenderedNotebook]:
     """Execute every ordered notebook on ``cfg.paths.transcripts`` and render it to HTML.
 
@@ -581,8 +612,15 @@ def run_report(
     :class:`_SharedKernel`); ``fresh_kernels`` starts a kernel per notebook, as a check
     that each runs top to bottom after a restart.
 
-    ``log`` gets each notebook's start, what its cells print as they run (a progress
-    line every few seconds during long steps, e.g. the embedding) and its time.
+    A notebook whose inputs and outputs are as at its last published run is not run
+    again: its page and executed notebook are kept (see :mod:`._run_cache`; the records
+    are ``reports/.runs.json``). As each kept notebook leaves the processed folder as it
+    was, a chain of unchanged notebooks is all kept; one that runs and writes other
+    results makes the next ones run. ``force`` runs every notebook.
+
+    ``log`` gets each notebook's start (or that its page is kept), what its cells print
+    as they run (a progress line every few seconds during long steps, e.g. the
+    embedding) and its time.
 
     A run's pages are written to ``reports/.incoming/`` and replace the previous ones only
     when every notebook ran. When one fails, its page (with the error) and those made
@@ -603,16 +641,51 @@ def run_report(
     staging = reports / STAGING
     shutil.rmtree(staging, ignore_errors=True)  # left by a run that was killed
     (staging / "executed").mkdir(parents=True, exist_ok=True)
-    parameters = _parameters(cfg, codes, _settings_file(cfg, config_path))
+    settings_file = _settings_file(cfg, config_path)
+    parameters = _parameters(cfg, codes, settings_file)
     corpus_label = _shown_path(cfg.paths.transcripts, cfg.root)
+    processed = Path(cfg.paths.processed)
+    recorded, known_hashes = _run_cache.read_records(reports)
+    hashes = _run_cache.FileHashes(known_hashes)
+    inputs = _run_cache.inputs_digest(cfg, codes, settings_file, hashes)
+    records: dict[str, _run_cache.NotebookRecord] = {}  # this run's, once published
     rendered: list[RenderedNotebook] = []
     try:
         with _kernel_for_notebooks(fresh_kernels, cfg.root) as kernel:
             for k, notebook in enumerate(notebooks, start=1):
-                say(f"[{k}/{len(notebooks)}] running {notebook.name} ...")
+                step = f"[{k}/{len(notebooks)}]"
+                key = _run_cache.notebook_key(inputs, notebook, parameters, hashes)
+                record = recorded.get(notebook.name)
+                why = "--force" if force else _run_cache.why_run(record, key, notebook, processed, reports, hashes)
+                if why is None:
+                    title, summary = describe_notebook(notebook)
+                    rendered.append(RenderedNotebook(notebook, reports / f"{notebook.stem}.html", title, summary,
+                                                     record.seconds, reused=True, ran_at=record.ran_at))
+                    records[notebook.name] = record
+                    say(f"{step} {notebook.name} unchanged (inputs and outputs as at its run on "
+                        f"{_run_cache.shown_time(record.ran_at)}): page kept")
+                    continue
+                if record is not None:
+                    say(f"{step} {notebook.name} runs again: {why}")
+                say(f"{step} running {notebook.name} ...")
+                before = _run_cache.processed_outputs(processed, hashes)
                 rendered.append(_run_one(notebook, staging, reports, parameters, cfg.root, say, kernel))
-                say(f"[{k}/{len(notebooks)}] {notebook.stem}.html rendered in {_fmt_seconds(rendered[-1].seconds)}")
+                rendered[-1].ran_at = _run_cache.utc_now()
+                # what it left in the processed folder, for the next run's check
+                after = _run_cache.processed_outputs(processed, hashes)
+                records[notebook.name] = _run_cache.NotebookRecord(
+                    key, rendered[-1].ran_at, round(rendered[-1].seconds, 1), after,
+                    _run_cache.written_files(before, after),
+                )
+                say(f"{step} {notebook.stem}.html rendered in {_fmt_seconds(rendered[-1].seconds)}")
         _publish(staging, reports, rendered, corpus_label)
+        for page in rendered:  # what was published: the hashes a kept page is checked against
+            record = records[page.notebook.name]
+            if not page.reused:
+                record.page = hashes.sha256(page.html) or ""
+                record.executed = hashes.sha256(reports / "executed" / page.notebook.name) or ""
+        _run_cache.drop_later_results([records[page.notebook.name] for page in rendered])
+        _run_cache.write_records(reports, records, hashes, _write_atomic)
         write_index(rendered, reports, corpus_label)
     except _NotebookFailed as failed:
         page = _keep_failed(staging, reports, corpus_label, failed.notebook, failed.where, failed.error)
