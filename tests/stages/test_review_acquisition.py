@@ -144,3 +144,19 @@ def test_the_nested_choice_never_reads_the_outer_oracle_and_never_trains_on_it()
     with pytest.raises(ValueError, match="training codes"):
         choose_acquisition(lambda: StageCoder(StageSettings()), signals, None, ["2"],
                            lambda excluded: (list(codes.values()), {}), codes_of, held_out="1")
+
+
+def test_a_retrained_coder_reuses_the_parts_of_the_last_one_and_codes_the_same():
+    signals, codes = _three_interviews()
+    train = [codes["1"], codes["2"]]
+    first = StageCoder(StageSettings()).fit(signals, train)
+    reused = StageCoder(StageSettings()).reuse_parts(first)
+    assert reused._parts is first._parts  # not computed again
+    fresh = StageCoder(StageSettings())
+    pd.testing.assert_frame_equal(reused.fit(signals, train).predict(signals).table,
+                                  fresh.fit(signals, train).predict(signals).table)
+    assert fresh._parts is not first._parts
+
+    other = StageCoder(StageSettings(uncertain_margin=0.2)).reuse_parts(first)  # other settings: nothing taken
+    assert other._parts is None
+    assert StageCoder(StageSettings()).reuse_parts(None)._parts is None

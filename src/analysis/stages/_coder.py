@@ -456,6 +456,19 @@ class StageCoder:
                                                      weights["weight"].round(4))))
         return self
 
+    def reuse_parts(self, other: StageCoder | None) -> StageCoder:
+        """Take ``other``'s rule parts, which depend on the signals, topics and settings but
+        not on the codes, so a retraining on more codes does not compute them again (a
+        review's retraining steps). Nothing is taken when the settings differ or ``other``
+        has none yet; parts for other signals or topics are recomputed when used.
+
+        Returns:
+            this coder.
+        """
+        if other is not None and other.settings == self.settings and other._parts_for is not None:
+            self._parts_for, self._parts = other._parts_for, other._parts
+        return self
+
     def _rule_parts(self, signals: StageSignals, topics: pd.Series | None):
         # fit and predict read the same parts; the smoothing loops over every answer
         if self._parts_for is None or self._parts_for[0] is not signals or self._parts_for[1] is not topics:

@@ -227,12 +227,8 @@ class Oracle:
 
 
 def _fresh_coder(coder_factory, previous):
-    coder = coder_factory()
-    # the rule's parts depend on the signals, topics and settings only, not on the codes:
-    # computed once per review, not once per retraining
-    if previous is not None and previous.settings == coder.settings and previous._parts_for is not None:
-        coder._parts_for, coder._parts = previous._parts_for, previous._parts
-    return coder
+    # the rule's parts do not depend on the codes: computed once per review, not per retraining
+    return coder_factory().reuse_parts(previous)
 
 
 def simulate_review(coder_factory, signals, topics, train: list[dict[str, set[str]]], kinds: dict[str, str],
