@@ -276,3 +276,22 @@ def test_tables_and_sentences_not_raw_python_values(report):
     agreement = pd.read_html(StringIO((cfg.paths.reports / "06_agreement.html").read_text(encoding="utf-8")))
     per_interview = next(t for t in agreement if "interview" in t.columns and "macro_f1" in t.columns)
     assert per_interview["interview"].astype(str).tolist() == ["101", "102", "103", "104", "105", "106"]
+
+
+def test_a_second_report_on_the_same_inputs_keeps_every_real_page(report, monkeypatch):
+    """The real notebooks leave the same results for the same inputs, so a second `make
+    report` runs none of them and starts no kernel (the incremental report)."""
+    from analysis.report import _render, run_report
+
+    cfg, rendered = report
+    pages = {r.html.name: r.html.read_bytes() for r in rendered}
+
+    def no_kernel(self):
+        raise AssertionError("a kernel started although nothing changed")
+
+    monkeypatch.setattr(_render._SharedKernel, "_start", no_kernel)
+    lines: list[str] = []
+    again = run_report(cfg, log=lines.append, config_path=cfg.root / "config" / "settings.yaml")
+    assert [r.html.name for r in again] == [f"{n}.html" for n in NOTEBOOKS]
+    assert all(r.reused for r in again), [ln for ln in lines if "runs again" in ln]
+    assert {r.html.name: r.html.read_bytes() for r in again} == pages
