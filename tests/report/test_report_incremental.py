@@ -135,7 +135,10 @@ def test_inputs_force_a_failed_run_and_a_broken_record(tiny_project):  # noqa: F
     assert records["03_other.ipynb"].written == ["stamped.txt"]
     assert records["02_read.ipynb"].processed["first.txt"] == records["01_write.ipynb"].processed["first.txt"]
 
-    for broken in ('{"format": 1, "notebooks": {"01_write.ipynb": {"key": 3}}}', '{"format": 0}', "[1, 2]", "{"):
+    runs = (reports / RUNS_FILE).read_text()
+    assert "Interview" not in runs and str(cfg.root) not in runs  # file names may hold names: only their hashes
+
+    for broken in ('{"format": 2, "notebooks": {"01_write.ipynb": {"key": 3}}}', '{"format": 1}', "[1, 2]", "{"):
         (reports / RUNS_FILE).write_text(broken)
         assert read_records(reports) == ({}, {}), broken
     assert _report(cfg, config) == (list(NAMES), [])  # a record file cut short: a full run, no error

@@ -34,7 +34,7 @@ from ..config import Config
 from ..files import LOCK_NAME, TEMPORARY_RE
 
 RUNS_FILE = ".runs.json"
-RECORD_FORMAT = 1
+RECORD_FORMAT = 2  # 2: files known by a hash of their path
 MISSING = "missing"
 # A file changed within this long before it was hashed may change again without its
 # (size, mtime) changing (coarse file-system clocks): its hash is not reused.
@@ -57,8 +57,12 @@ class FileHashes:
     """sha256 of files; a hash recorded by an earlier run is reused while the file's size
     and ``mtime_ns`` are the recorded ones.
 
+    Files are known by a hash of their absolute path, not the path: the record file sits
+    in the reports folder, and input file names may carry participants' names (README,
+    Privacy).
+
     Args:
-        known: ``{absolute path: [size, mtime_ns, sha256]}`` from the record file.
+        known: ``{path key: [size, mtime_ns, sha256]}`` from the record file.
     """
 
     def __init__(self, known: dict | None = None):
@@ -67,7 +71,7 @@ class FileHashes:
 
     def sha256(self, path: Path) -> str | None:
         """The file's sha256, or ``None`` when it is missing (or not a file)."""
-        key = str(path)
+        key = hashlib.sha256(os.fsencode(os.path.abspath(path))).hexdigest()[:32]
         try:
             stat = os.stat(path)
         except OSError:
