@@ -146,21 +146,22 @@ def guide_threshold_for(similarities: np.ndarray, quantile: float) -> float:
 
 def _guide_sections(
     ordered: pd.DataFrame,
-    vectors: np.ndarray,
+    asks: np.ndarray,
+    ask_vectors: np.ndarray,
     guide_vectors: np.ndarray,
     guide_stage: list[int],
     n_stages: int,
     guide_quantile: float,
 ) -> np.ndarray:
     """Turns x stages, one-hot of the guide section each turn is in: carried forward from
-    the last interviewer turn that is a guide question."""
+    the last interviewer turn that is a guide question. ``asks``: the interviewer turns
+    with a vector (a mask over ``ordered``), ``ask_vectors`` their vectors, in order."""
     # (Also taking a turn that names one stage's section cues, "moving on to deployment",
     # as a section start matched the question ids the coders wrote less often: 67% vs 76%.)
     section_all = np.zeros((len(ordered), n_stages))
-    asks = (ordered["role"] == "interviewer").to_numpy() & vectors.any(axis=1)
     if not len(guide_stage) or not asks.any():
         return section_all
-    sims = vectors[asks] @ guide_vectors.T
+    sims = ask_vectors @ guide_vectors.T
     threshold = guide_threshold_for(sims, guide_quantile)
     asked = np.full(len(ordered), -2)  # -2: not a guide question
     best = sims.argmax(axis=1)
@@ -202,8 +203,20 @@ def stage_signals(
     )
     embedded = embed(texts[to_embed].tolist())
     dim = embedded.shape[1]
-    vectors = np.zeros((len(ordered), dim), dtype=np.float32)
-    vectors[to_embed.to_numpy()] = embedded
+    # each turn's row of `embedded` (-1: not embedded), instead of a copy of the vectors
+    # into a matrix of every turn (at 230k answers: 0.6 GB more at the step's peak)
+    row_of_turn = np.full(len(ordered), -1)
+    row_of_turn[to_embed.to_numpy()] = np.arange(int(to_embed.sum()))
+
+    def vectors_of(turn_rows: np.ndarray) -> np.ndarray:
+        """The vectors of these turns (rows of ``ordered``; -1 or not embedded: zeros)."""
+        rows = np.where(turn_rows >= 0, row_of_turn[np.maximum(turn_rows, 0)], -1)
+        if not len(embedded):
+            return np.zeros((len(rows), dim), dtype=np.float32)
+        found = embedded[np.maximum(rows, 0)]
+        found[rows < 0] = 0.0
+        return found
+
     by_id = dict(zip(ordered["turn_id"], range(len(ordered))))
 
     protos = [embed(s.prototype_texts()) for s in taxonomy.stages]
@@ -214,17 +227,17 @@ def stage_signals(
     def top3(matrix: np.ndarray) -> np.ndarray:
         return np.column_stack([np.sort(matrix @ p.T, axis=1)[:, -min(3, len(p)) :].mean(axis=1) for p in protos])
 
-    section_all = _guide_sections(ordered, vectors, guide_vectors, guide_stage, len(taxonomy.stages), guide_quantile)
+    asks = (ordered["role"] == "interviewer").to_numpy() & (row_of_turn >= 0)
+    section_all = _guide_sections(
+        ordered, asks, vectors_of(np.flatnonzero(asks)), guide_vectors, guide_stage, len(taxonomy.stages),
+        guide_quantile,
+    )
 
     answers_mask = (ordered["role"] == "interviewee").to_numpy()
     answers = ordered[answers_mask].reset_index(drop=True)
-    answer_vectors = vectors[answers_mask]
-    question_rows = [by_id.get(q) for q in answers["question_turn_id"]]
-    question_vectors = (
-        np.vstack([vectors[r] if r is not None else np.zeros(dim, np.float32) for r in question_rows])
-        if len(answers)
-        else np.zeros((0, dim))
-    )
+    answer_vectors = vectors_of(np.flatnonzero(answers_mask))
+    question_rows = np.array([by_id.get(q, -1) for q in answers["question_turn_id"]], dtype=int)
+    question_vectors = vectors_of(question_rows)
     answer_cues, matched = cue_hits(answers["text"].fillna("").tolist(), taxonomy)
     question_texts = answers["question_text"] if "question_text" in answers else pd.Series([""] * len(answers))
     question_cues, _ = cue_hits(question_texts.fillna("").tolist(), taxonomy)
