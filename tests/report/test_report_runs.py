@@ -258,3 +258,14 @@ def test_notebooks_share_a_kernel_yet_each_starts_from_an_empty_namespace(
     assert (kernels[0][1] == kernels[1][1]) is shared  # one kernel, or one per notebook
     for page in pages:  # each page draws its figure offline: plotly.js inline on every page
         assert f"plotly.js v{get_plotlyjs_version()}" in page
+
+
+def test_an_index_summary_drops_markdown_emphasis_but_keeps_underscores_inside_names(tmp_path):
+    from analysis.report._render import describe_notebook
+
+    path = tmp_path / "01_x.ipynb"
+    _notebook(path, "X", "pass")
+    nb = nbformat.read(str(path), as_version=4)
+    nb.cells[0].source = "# Export\n\nWrites **coded_segments.csv** and `study.xlsx`, _then_ stops. More."
+    nbformat.write(nb, str(path))
+    assert describe_notebook(path) == ("Export", "Writes coded_segments.csv and study.xlsx, then stops.")

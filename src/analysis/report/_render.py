@@ -65,7 +65,8 @@ def describe_notebook(path: Path) -> tuple[str, str]:
         title = next((ln.lstrip("#").strip() for ln in lines if ln.startswith("#")), path.stem)
         body = " ".join(ln for ln in lines if not ln.startswith("#"))
         summary = re.split(r"(?<=[.!?])\s", body, maxsplit=1)[0] if body else ""
-        return title, re.sub(r"[*_`]+", "", summary)  # Markdown emphasis is not HTML
+        # Markdown emphasis is not HTML; an underscore inside a word (coded_segments.csv) stays
+        return title, re.sub(r"[*`]+|(?<!\w)_+|_+(?!\w)", "", summary)
     return path.stem, ""
 
 
