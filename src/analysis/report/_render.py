@@ -16,6 +16,7 @@ from pathlib import Path
 from .._last_run import record_run
 from ..config import CONFIG_ENV, DEFAULT_CONFIG, Config
 from ..errors import AnalysisError
+from ..files import atomic_write_text
 from ..pipeline import preflight, read_corpus
 from . import _run_cache
 from ._notebook import REPORT_ENV
@@ -254,19 +255,13 @@ li{{margin:.6rem 0}} span{{display:block;color:#444}} .kept{{color:#666}}
 </ol></body></html>
 """
     path = reports / "index.html"
-    _write_atomic(path, page)
+    atomic_write_text(path, page)
     return path
 
 
 MANIFEST = ".report.json"  # the pages of the last complete run, for the index after a failed one
 STAGING = ".incoming"  # a run's pages, until every notebook has run
 FAILED = "failed"  # the pages of the last failed run, the failed notebook with its error
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _read_manifest(reports: Path) -> tuple[list[RenderedNotebook], str]:
@@ -306,7 +301,7 @@ def _publish(staging: Path, reports: Path, rendered: list[RenderedNotebook], cor
             for r in rendered
         ],
     }
-    _write_atomic(reports / MANIFEST, json.dumps(manifest, indent=2))
+    atomic_write_text(reports / MANIFEST, json.dumps(manifest, indent=2))
 
 
 def _keep_failed(staging: Path, reports: Path, corpus_label: str, notebook: Path, where: str, error: str) -> Path:
@@ -650,6 +645,7 @@ def run_report(
     hashes = _run_cache.FileHashes(known_hashes)
     inputs = _run_cache.inputs_digest(cfg, codes, settings_file, hashes)
     records: dict[str, _run_cache.NotebookRecord] = {}  # this run's, once published
+    state: dict[str, str] | None = None  # the processed folder's results after the last notebook run
     rendered: list[RenderedNotebook] = []
     try:
         with _kernel_for_notebooks(fresh_kernels, cfg.root) as kernel:
@@ -669,11 +665,12 @@ def run_report(
                 if record is not None:
                     say(f"{step} {notebook.name} runs again: {why}")
                 say(f"{step} running {notebook.name} ...")
-                before = _run_cache.processed_outputs(processed, hashes)
+                # the folder as the last notebook that ran left it (a kept one changes nothing)
+                before = state if state is not None else _run_cache.processed_outputs(processed, hashes)
                 rendered.append(_run_one(notebook, staging, reports, parameters, cfg.root, say, kernel))
                 rendered[-1].ran_at = _run_cache.utc_now()
                 # what it left in the processed folder, for the next run's check
-                after = _run_cache.processed_outputs(processed, hashes)
+                after = state = _run_cache.processed_outputs(processed, hashes)
                 records[notebook.name] = _run_cache.NotebookRecord(
                     key, rendered[-1].ran_at, round(rendered[-1].seconds, 1), after,
                     _run_cache.written_files(before, after),
@@ -686,7 +683,7 @@ def run_report(
                 record.page = hashes.sha256(page.html) or ""
                 record.executed = hashes.sha256(reports / "executed" / page.notebook.name) or ""
         _run_cache.drop_later_results([records[page.notebook.name] for page in rendered])
-        _run_cache.write_records(reports, records, hashes, _write_atomic)
+        _run_cache.write_records(reports, records, hashes)
         write_index(rendered, reports, corpus_label)
     except _NotebookFailed as failed:
         page = _keep_failed(staging, reports, corpus_label, failed.notebook, failed.where, failed.error)

@@ -31,7 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..config import Config
-from ..files import LOCK_NAME, TEMPORARY_RE
+from ..files import LOCK_NAME, TEMPORARY_RE, atomic_write_text
 
 RUNS_FILE = ".runs.json"
 RECORD_FORMAT = 2  # 2: files known by a hash of their path
@@ -313,14 +313,14 @@ def read_records(reports: Path) -> tuple[dict[str, NotebookRecord], dict]:
     return records, hashes if isinstance(hashes, dict) else {}
 
 
-def write_records(reports: Path, records: dict[str, NotebookRecord], hashes: FileHashes, write_atomic) -> None:
-    """Write ``reports/.runs.json`` with ``write_atomic(path, text)``."""
+def write_records(reports: Path, records: dict[str, NotebookRecord], hashes: FileHashes) -> None:
+    """Write ``reports/.runs.json`` atomically."""
     data = {
         "format": RECORD_FORMAT,
         "notebooks": {name: asdict(record) for name, record in records.items()},
         "hashes": dict(sorted(hashes.seen.items())),
     }
-    write_atomic(Path(reports) / RUNS_FILE, json.dumps(data, indent=1))
+    atomic_write_text(Path(reports) / RUNS_FILE, json.dumps(data, indent=1))
 
 
 def why_run(
