@@ -55,6 +55,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 from .._quotes import QUOTE_POOL, centre_similarity, rank_quotes
 from .._settings import Settings
 from ..files import atomic_pickle
+from ._compiled import cache_umap_compilation
 
 logger = logging.getLogger(__name__)
 
@@ -218,6 +219,8 @@ def exact_cosine_neighbours(vectors: np.ndarray, k: int, block: int = 1024) -> t
     """
     from umap.distances import cosine  # heavy (numba): loaded with UMAP anyway
 
+    cache_umap_compilation()
+
     points = np.ascontiguousarray(vectors, dtype=np.float32)  # what UMAP measures
     unit = points.astype(np.float64)
     norms = np.linalg.norm(unit, axis=1, keepdims=True)
@@ -245,6 +248,8 @@ def _build_model(n_docs: int, settings: TopicSettings, embedding_model, seed: in
     from bertopic.vectorizers import ClassTfidfTransformer
     from hdbscan import HDBSCAN
     from umap import UMAP
+
+    cache_umap_compilation()
 
     sizes = settings.sizes(n_docs)
     vectorizer = SpokenCountVectorizer(
@@ -287,7 +292,7 @@ def _build_model(n_docs: int, settings: TopicSettings, embedding_model, seed: in
 
 
 def _cache_key(texts: list[str], embeddings: np.ndarray, settings: TopicSettings, model_id: str, seed: int) -> str:
-    import bertopic  # heavy: only its version is read, and only for a cache key
+    from importlib.metadata import version  # BERTopic's version without importing it (seconds)
 
     digest = hashlib.sha256()
     digest.update(
@@ -296,7 +301,7 @@ def _cache_key(texts: list[str], embeddings: np.ndarray, settings: TopicSettings
                 "settings": settings.model_dump(mode="json"),
                 "seed": seed,
                 "model": model_id,
-                "bertopic": bertopic.__version__,
+                "bertopic": version("bertopic"),
                 # 2: quotes ranked by clarity among the nearest (cached results hold quotes);
                 # 3: a sampled fit's words from a capped sample of each topic (below fit_sample: as 2);
                 # 4: exact neighbours from one matrix product below 4,096 answers
@@ -745,6 +750,8 @@ def _map_2d(umap_model, embeddings: np.ndarray, reduced: np.ndarray, fit_rows: n
             return np.zeros((n, 2))
         return PCA(n_components=2, random_state=seed).fit_transform(embeddings)
     from umap.umap_ import find_ab_params, simplicial_set_embedding  # heavy (numba): only for the map
+
+    cache_umap_compilation()
 
     a, b = find_ab_params(1.0, 0.0)  # spread 1, min_dist 0, as the clustering's UMAP
     layout, _ = simplicial_set_embedding(
