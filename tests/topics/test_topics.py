@@ -59,6 +59,25 @@ def test_same_seed_same_topics_and_cache_hit(sample, embedder, tmp_path):
     pd.testing.assert_frame_equal(a.assignments, c.assignments)
 
 
+def test_word_ranking_reads_the_answers_vectors_and_embeds_only_words(sample, embedder, monkeypatch):
+    """KeyBERTInspired ranks each topic's candidate words against its representative answers:
+    their vectors are the ones the answers already have, so the model embeds words only."""
+    docs, vectors = sample
+    asked: list[str] = []
+    encode = embedder.model.encode
+
+    def recording(texts, *args, **kwargs):
+        asked.extend([texts] if isinstance(texts, str) else texts)
+        return encode(texts, *args, **kwargs)
+
+    monkeypatch.setattr(embedder.model, "encode", recording)
+    result = fit_topics(docs, vectors, TopicSettings(), seed=3, embedding_model=embedder.model)
+    assert (result.info["topic"] >= 0).sum() >= 2  # topics, so their words were ranked
+    words = {w for ws in result.info["words"] for w in ws}
+    assert words <= set(asked)  # every topic word was among the embedded candidates
+    assert not set(asked) & set(docs["text"])  # and no answer was embedded again
+
+
 def test_tiny_corpus_does_not_crash(sample, embedder):
     docs, vectors = sample
     result = fit_topics(docs.head(5), vectors[:5], TopicSettings(), embedding_model=embedder.model)

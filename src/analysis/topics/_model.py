@@ -304,8 +304,9 @@ def _cache_key(texts: list[str], embeddings: np.ndarray, settings: TopicSettings
                 "bertopic": version("bertopic"),
                 # 2: quotes ranked by clarity among the nearest (cached results hold quotes);
                 # 3: a sampled fit's words from a capped sample of each topic (below fit_sample: as 2);
-                # 4: exact neighbours from one matrix product below 4,096 answers
-                "version": 4,
+                # 4: exact neighbours from one matrix product below 4,096 answers;
+                # 5: KeyBERTInspired reads the answers' own vectors (not embedded again)
+                "version": 5,
             },
             sort_keys=True,
         ).encode()
@@ -491,12 +492,46 @@ def _word_rows(topics: np.ndarray, budget: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(rows))
 
 
+def _answer_vectors_backend(texts: list[str], embeddings: np.ndarray, backend):
+    """A BERTopic embedding backend that gives the answers of this fit the vectors they
+    already have, and embeds any other text (KeyBERTInspired's candidate words) with
+    ``backend``, in the order given: the same word vectors as ``backend`` alone.
+
+    KeyBERTInspired averages the vectors of each topic's representative answers; through
+    the model it would embed those answers a second time (180 answers, seconds, for 36
+    topics; BERTopic's own way to pass them, ``embeddings=``, indexes the answers by their
+    rank among the representatives, and ``update_topics`` does not take it)."""
+    from bertopic.backend import BaseEmbedder  # heavy: loaded with BERTopic
+
+    row_of = {text: row for row, text in enumerate(texts)}
+
+    class AnswerVectors(BaseEmbedder):
+        def embed(self, documents, verbose: bool = False) -> np.ndarray:
+            rows = np.array([row_of.get(d, -1) for d in documents], dtype=np.int64)
+            out = np.empty((len(documents), embeddings.shape[1]), dtype=np.float32)
+            known = rows >= 0
+            out[known] = embeddings[rows[known]]
+            if not known.all():
+                others = [d for d, k in zip(documents, known) if not k]
+                out[~known] = backend.embed(others, verbose)
+            return out
+
+    return AnswerVectors()
+
+
 def _final_words(
-    model, texts: list[str], topics: np.ndarray, settings: TopicSettings, seed: int, rows: np.ndarray | None = None
+    model,
+    texts: list[str],
+    embeddings: np.ndarray,
+    topics: np.ndarray,
+    settings: TopicSettings,
+    seed: int,
+    rows: np.ndarray | None = None,
 ) -> None:
     """Topic words of the final assignments (reassigned outliers and, for a sampled fit,
     every answer: the model's table of topics then covers all answers, as charts expect),
-    re-ranked once with KeyBERTInspired.
+    re-ranked once with KeyBERTInspired, which reads the answers' own vectors
+    (:func:`_answer_vectors_backend`) and embeds only the candidate words.
 
     ``rows`` (a sampled fit, :func:`_word_rows`): the words come from these answers only;
     the model's assignments and topic sizes still cover every answer.
@@ -505,14 +540,20 @@ def _final_words(
 
     # BERTopic warns that manual assignments must come last; they do here.
     logging.getLogger("BERTopic").setLevel(logging.ERROR)
-    model.update_topics(
-        texts if rows is None else [texts[i] for i in rows],
-        topics=topics.tolist() if rows is None else topics[rows].tolist(),
-        top_n_words=settings.top_n_words,
-        vectorizer_model=model.vectorizer_model,
-        ctfidf_model=model.ctfidf_model,
-        representation_model=KeyBERTInspired(top_n_words=settings.top_n_words, random_state=seed),
-    )
+    backend = model.embedding_model
+    if backend is not None:
+        model.embedding_model = _answer_vectors_backend(texts, embeddings, backend)
+    try:
+        model.update_topics(
+            texts if rows is None else [texts[i] for i in rows],
+            topics=topics.tolist() if rows is None else topics[rows].tolist(),
+            top_n_words=settings.top_n_words,
+            vectorizer_model=model.vectorizer_model,
+            ctfidf_model=model.ctfidf_model,
+            representation_model=KeyBERTInspired(top_n_words=settings.top_n_words, random_state=seed),
+        )
+    finally:  # the fitted model keeps the plain backend (nothing of these answers)
+        model.embedding_model = backend
     if rows is not None:  # as update_topics sets them, from every answer
         model.topics_ = topics.astype(int).tolist()
         model.topic_sizes_ = collections.Counter(model.topics_)
@@ -593,7 +634,7 @@ def fit_topics(
     )
     sampled = len(fit_rows) < n_docs
     word_rows = _word_rows(topics, settings.fit_sample, seed) if sampled else None
-    _final_words(model, texts, topics, settings, seed, word_rows)
+    _final_words(model, texts, embeddings, topics, settings, seed, word_rows)
     info = _topic_info(model, topics, settings)
     assignments = pd.DataFrame(
         {
