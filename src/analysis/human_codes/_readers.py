@@ -257,9 +257,9 @@ def _text_object_font(text_object: int, font_names: dict, descents: dict) -> tup
     pdfium_calls = _pdfium_calls()
     text_object = ctypes.c_void_p(text_object)
     font_address = pdfium_calls.font(text_object)
+    font = ctypes.cast(ctypes.c_void_p(font_address), pdfium_c.FPDF_FONT)
     name = font_names.get(font_address)
     if name is None:
-        font = ctypes.cast(ctypes.c_void_p(font_address), pdfium_c.FPDF_FONT)
         name_buffer = ctypes.create_string_buffer(256)
         length = pdfium_c.FPDFFont_GetBaseFontName(font, name_buffer, len(name_buffer))
         name = name_buffer.value.decode("utf-8", "replace") if 0 < length <= len(name_buffer) else ""
@@ -271,7 +271,6 @@ def _text_object_font(text_object: int, font_names: dict, descents: dict) -> tup
     descent = descents.get((font_address, size))
     if descent is None:
         descent_value = ctypes.c_float()
-        font = ctypes.cast(ctypes.c_void_p(font_address), pdfium_c.FPDF_FONT)
         pdfium_c.FPDFFont_GetDescent(font, ctypes.c_float(size), descent_value)
         descent = descents[(font_address, size)] = descent_value.value
     return size, descent, name

@@ -219,8 +219,6 @@ def exact_cosine_neighbours(vectors: np.ndarray, k: int, block: int = 1024) -> t
     """
     from umap.distances import cosine  # heavy (numba): loaded with UMAP anyway
 
-    cache_umap_compilation()
-
     points = np.ascontiguousarray(vectors, dtype=np.float32)  # what UMAP measures
     unit = points.astype(np.float64)
     norms = np.linalg.norm(unit, axis=1, keepdims=True)
@@ -248,8 +246,6 @@ def _build_model(n_docs: int, settings: TopicSettings, embedding_model, seed: in
     from bertopic.vectorizers import ClassTfidfTransformer
     from hdbscan import HDBSCAN
     from umap import UMAP
-
-    cache_umap_compilation()
 
     sizes = settings.sizes(n_docs)
     vectorizer = SpokenCountVectorizer(
@@ -621,6 +617,7 @@ def fit_topics(
 
     if callable(embedding_model) and not hasattr(embedding_model, "encode"):
         embedding_model = embedding_model()
+    cache_umap_compilation()  # before UMAP's first call in this process: its code loads from disk
     fit_rows = _fit_rows(n_docs, settings, seed)
     neighbours = None
     n_neighbors = settings.sizes(len(fit_rows))["n_neighbors"]
@@ -791,8 +788,6 @@ def _map_2d(umap_model, embeddings: np.ndarray, reduced: np.ndarray, fit_rows: n
             return np.zeros((n, 2))
         return PCA(n_components=2, random_state=seed).fit_transform(embeddings)
     from umap.umap_ import find_ab_params, simplicial_set_embedding  # heavy (numba): only for the map
-
-    cache_umap_compilation()
 
     a, b = find_ab_params(1.0, 0.0)  # spread 1, min_dist 0, as the clustering's UMAP
     layout, _ = simplicial_set_embedding(
