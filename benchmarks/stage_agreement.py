@@ -20,6 +20,7 @@ intervals over resamples of the interviews, the Brier score of P(coded) and of e
 stage's probability, a reliability table, and per-stage F1 and kappa.
 
     .venv/bin/python benchmarks/stage_agreement.py [--corpus ../shared/corpus] [--processed DIR]
+        [--seed N] [--precision fp32|bf16]   # the figures' spread over seeds; one embedding precision
     .venv/bin/python benchmarks/stage_agreement.py --write-prior   # refit src/analysis/stages/prior_model.json
 """
 
@@ -38,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from _corpus_config import corpus_config
+from analysis.embeddings import Embedder
 from analysis.human_codes import (
     HumanCodes,
     agreement,
@@ -105,12 +107,15 @@ def main() -> None:
     parser.add_argument("--corpus", default=str(ROOT.parent / "shared" / "corpus"))
     parser.add_argument("--processed", help="processed folder to use (and keep); default: a temporary one")
     parser.add_argument("--write-prior", action="store_true", help=f"refit {PRIOR.name} on every coded file")
+    parser.add_argument("--seed", type=int, help="default: the project's seed")
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], help="default: embedding.precision")
     args = parser.parse_args()
+    overrides = {"seed": args.seed, "embedding.precision": args.precision}
     corpus = Path(args.corpus).resolve()
 
     with tempfile.TemporaryDirectory() as tmp:
         processed = Path(args.processed).resolve() if args.processed else Path(tmp) / "processed"
-        cfg = corpus_config(corpus, Path(tmp), processed)
+        cfg = corpus_config(corpus, Path(tmp), processed, {k: v for k, v in overrides.items() if v is not None})
 
         started = time.perf_counter()
         corpus_tables = load_step(cfg)
@@ -168,6 +173,8 @@ def main() -> None:
           f"read {len(consensus.documents) + len(codings.documents)} coded PDFs in {read_s:.0f} s")
     print(f"consensus files with codes: {', '.join(zero['interviews'])}; "
           f"without codes: {len(zero['files_without_codes'])}")
+    print(f"seed {cfg.seed}; embedding precision {cfg.embedding.precision} "
+          f"(here: {Embedder.from_settings(cfg.embedding).precision})")
     print(f"settings: {StageSettings.__name__} = {cfg.stages.model_dump(exclude={'taxonomy', 'code_map'})}")
     rows = {
         "zero-shot, nested leave-one-interview-out (suite)": headline(zero),

@@ -152,7 +152,9 @@ def plain_embedding(transcripts: Path) -> tuple[int, float]:
     cfg = load_config()
     turns = mark_substantive(load_corpus(transcripts).turns, cfg.substance)
     texts = turns.loc[turns["substantive"], "text"].tolist()
-    embedder = Embedder(cfg.embedding.model, batch_size=cfg.embedding.batch_size, show_progress=False)
+    embedder = Embedder(
+        cfg.embedding.model, batch_size=cfg.embedding.batch_size, show_progress=False, precision="fp32"
+    )
     embedder.encode_plain(texts[:64])  # load and warm up the model: not part of the reference cost
     started = time.perf_counter()
     embedder.encode_plain(texts)

@@ -31,6 +31,10 @@ def test_project_config_loads_with_absolute_paths():
             "embedding.batch_size: Input should be greater than or equal to 1",
         ),
         ("paths: {transcripts: x}\nseed: many\n", "seed: Input should be a valid integer"),
+        (
+            "paths: {transcripts: x}\nembedding: {precision: fp16}\n",
+            "embedding.precision: Input should be 'auto', 'fp32' or 'bf16'",
+        ),
         ("paths: {transcripts: x}\ningest: {speaker_roles: {Alice: boss}}\n", "ingest.speaker_roles.Alice"),
         ("seed: 1\n", "paths: Field required"),
         ("paths: [unclosed\n", "line 2: not valid YAML"),

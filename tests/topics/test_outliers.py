@@ -10,6 +10,8 @@ from analysis import fit_topics
 from analysis.topics import TopicSettings, outlier_threshold_for
 from analysis.topics._model import _reassign_outliers, _topic_cosines
 
+EDGE = 0.05  # cosine: how near the threshold an outlier must be to change sides under the lift
+
 
 def _unit(rows) -> np.ndarray:
     vectors = np.asarray(rows, dtype=float)
@@ -82,13 +84,21 @@ def test_reassigned_outliers_do_not_depend_on_the_embedders_similarity_scale(emb
 
     lifted = _lifted(vectors, 1.5)
     none = np.zeros(len(a))
+    centroids_plain, _ = _topic_cosines(vectors, clustered)
+    best_plain = (vectors @ centroids_plain.T).max(axis=1)  # each answer's cosine to its nearest topic
     for quantile in (TopicSettings().outlier_quantile, 0.3):
         _, _, how_plain, threshold_plain = _reassign_outliers(vectors, clustered, none, quantile)
         _, _, how_lifted, threshold_lifted = _reassign_outliers(lifted, clustered, none, quantile)
         joined_plain = set(np.flatnonzero(how_plain == "reassigned"))
         joined_lifted = set(np.flatnonzero(how_lifted == "reassigned"))
         assert threshold_lifted > threshold_plain + 0.3  # the threshold moved up with the cosines ...
-        assert len(joined_plain ^ joined_lifted) <= max(1, n_outliers // 10)  # ... so the same outliers join
+        # ... so the same outliers join, but for those at the edge: the lift is affine on the
+        # cosines of two answers, not quite on those to a renormalised centroid
+        changed = np.array(sorted(joined_plain ^ joined_lifted), dtype=int)
+        assert len(changed) <= n_outliers / 4
+        assert (np.abs(best_plain[changed] - threshold_plain) < EDGE).all(), best_plain[changed] - threshold_plain
+        outlier_gaps = best_plain[clustered == -1] - threshold_plain
+        assert outlier_gaps.max() - outlier_gaps.min() > 4 * EDGE  # the edge is a narrow band of the outliers
         # the plain run's threshold as a fixed cosine: with the lifted model every outlier joins
         centroids, _ = _topic_cosines(lifted, clustered)
         assert ((lifted[clustered == -1] @ centroids.T).max(axis=1) >= threshold_plain).all()

@@ -7,8 +7,10 @@ from ._embedder import (
     EmbeddingSettings,
     EmbedStats,
     model_problem,
+    native_bf16,
     nearest_answers,
     resolve_model_path,
+    resolve_precision,
 )
 
 __all__ = [
@@ -18,7 +20,9 @@ __all__ = [
     "EmbeddingCache",
     "EmbeddingSettings",
     "model_problem",
+    "native_bf16",
     "nearest_answers",
     "resolve_model_path",
+    "resolve_precision",
     "text_key",
 ]

@@ -199,7 +199,13 @@ def methods_summary(cfg: Config, saturation_orders: int = 200) -> pd.DataFrame:
     # embeddings and topics
     embedder = Embedder.from_settings(cfg.embedding, show_progress=False)
     add("Embeddings", "model", cfg.embedding.model)
-    add("Embeddings", "model identity (name | weights hash | chunking)", embedder.model_id)
+    add("Embeddings", "model identity (name | weights hash | chunking [| precision])", embedder.model_id)
+    add(
+        "Embeddings",
+        "precision",
+        f"{embedder.precision} (embedding.precision: {cfg.embedding.precision})"
+        + (" - matrix products in bfloat16 (torch autocast), the rest in fp32" if embedder.precision == "bf16" else ""),
+    )
     for package in PACKAGES:
         add("Software", package, _version(package))
     add("Software", "analysis (this suite)", _version("analysis"))
