@@ -19,6 +19,7 @@ the targets: cold <= 1.3x plain (1.5x accepted), warm <= 10% of cold, peak memor
 (summed PSS; the summed RSS is printed beside it).
 
     .venv/bin/python benchmarks/suite_speed.py [--transcripts ../shared/corpus/transcripts] [--codes DIR|none]
+        [--precision fp32|bf16]   # the suite's embedding precision (the plain reference is always fp32)
     .venv/bin/python benchmarks/suite_speed.py --transcripts data/raw/sample --codes data/raw/sample_codes
 """
 
@@ -126,8 +127,10 @@ class TreeMemory:
             self.peak = self.peak_pss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
 
 
-def write_config(tmp: Path, transcripts: Path, codes: Path | None) -> Path:
+def write_config(tmp: Path, transcripts: Path, codes: Path | None, precision: str | None = None) -> Path:
     settings = yaml.safe_load((ROOT / "config" / "settings.yaml").read_text())
+    if precision is not None:
+        settings["embedding"]["precision"] = precision
     settings["paths"].update(
         transcripts=str(transcripts),
         processed=str(tmp / "processed"),
@@ -193,6 +196,7 @@ def main() -> None:
         help="human codes for notebooks 06/08 (default: the corpus' coded/ folder beside it, if any; 'none': none)",
     )
     parser.add_argument("--keep", type=Path, default=None, help="keep the processed and reports folders here")
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], help="the suite's (default: the settings')")
     args = parser.parse_args()
     transcripts = args.transcripts.resolve()
     if args.codes is None:
@@ -207,7 +211,12 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="suite-speed-"))
     try:
-        config = write_config(tmp, transcripts, codes)
+        config = write_config(tmp, transcripts, codes, args.precision)
+        from analysis import Embedder, load_config
+
+        embedding = load_config(config).embedding
+        print(f"suite embedding precision: {Embedder.from_settings(embedding).precision} "
+              f"(embedding.precision: {embedding.precision})", flush=True)
         cold_s, cold_rss, exact, cold_nb, cold_mem = run_report(config, transcripts, codes, tmp / "cold.log")
         print(f"cold suite: {cold_s:.1f} s", flush=True)
         warm_s, warm_rss, _, warm_nb, warm_mem = run_report(config, transcripts, codes, tmp / "warm.log")
