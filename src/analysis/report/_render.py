@@ -424,6 +424,9 @@ def _execute(notebook: Path, executed: Path, parameters: dict, root: Path, log, 
             kernel_name="python3",
             progress_bar=False,
             log_output=False,
+            # written once at the end (or at the failing cell): saving after every cell
+            # rewrote each executed notebook, plots and all, about 3 times a cell (5 s a report)
+            request_save_on_cell_execute=False,
             stdout_file=_Lines(log),
             stderr_file=_Lines(log),
             config=_kernel_config(),
