@@ -61,11 +61,12 @@ def krippendorff_alpha_nominal(a: Iterable, b: Iterable) -> float | None:
         return None
     values = sorted(set(a) | set(b), key=str)
     index = {v: i for i, v in enumerate(values)}
-    o = np.zeros((len(values), len(values)))
-    for x, y in zip(a, b):
-        # each unit with two values contributes both ordered pairs, weight 1/(m-1) = 1
-        o[index[x], index[y]] += 1
-        o[index[y], index[x]] += 1
+    k = len(values)
+    rows = np.fromiter((index[x] for x in a), dtype=np.intp, count=len(a))
+    cols = np.fromiter((index[y] for y in b), dtype=np.intp, count=len(b))
+    # each unit with two values contributes both ordered pairs, weight 1/(m-1) = 1
+    pairs = np.bincount(rows * k + cols, minlength=k * k).reshape(k, k).astype(float)
+    o = pairs + pairs.T
     n_c = o.sum(axis=1)
     n = n_c.sum()
     d_o = (o.sum() - np.trace(o)) / n
