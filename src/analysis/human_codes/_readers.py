@@ -396,9 +396,23 @@ def read_delve_pdf(path: str | Path, cache_dir: str | Path | None = None) -> Cod
 def _read_delve_pdfs(paths: list[Path], cache_dir: str | Path | None) -> list[CodedDocument | TranscriptError]:
     """Each print of ``paths`` read (see :func:`read_delve_pdf`), or what is wrong with it, in
     the order of ``paths``; the prints not cached are parsed in worker processes when there
-    are many (see :func:`_parse_delve_pdfs`)."""
+    are many (see :func:`_parse_delve_pdfs`), in batches of about ``PDF_BATCH_BYTES``, so a
+    folder of thousands never holds all their bytes at once."""
     reads: list = [None] * len(paths)  # (title, turns), or the problem
     misses: list[tuple[int, bytes, Path | None]] = []  # (index, content, cache entry) of prints to parse
+
+    def parse_misses() -> None:
+        parsed = _parse_delve_pdfs([(paths[k], content) for k, content, _ in misses])
+        for (k, _content, cached), read in zip(misses, parsed):
+            reads[k] = read
+            if cached is not None and not isinstance(read, TranscriptError):
+                title, turns = read
+                try:
+                    atomic_write_text(cached, json.dumps({"title": title, "turns": [vars(t) for t in turns]}))
+                except OSError as exc:  # a full disk loses the cache entry, not the read
+                    logger.warning("Delve cache entry %s not written (%s)", cached, exc)
+        misses.clear()
+
     for k, path in enumerate(paths):
         try:
             content = path.read_bytes()
@@ -409,15 +423,10 @@ def _read_delve_pdfs(paths: list[Path], cache_dir: str | Path | None) -> list[Co
         reads[k] = _read_cached_print(cached) if cached is not None else None
         if reads[k] is None:
             misses.append((k, content, cached))
-    parsed = _parse_delve_pdfs([(paths[k], content) for k, content, _ in misses])
-    for (k, _content, cached), read in zip(misses, parsed):
-        reads[k] = read
-        if cached is not None and not isinstance(read, TranscriptError):
-            title, turns = read
-            try:
-                atomic_write_text(cached, json.dumps({"title": title, "turns": [vars(t) for t in turns]}))
-            except OSError as exc:  # a full disk loses the cache entry, not the read
-                logger.warning("Delve cache entry %s not written (%s)", cached, exc)
+            if sum(len(c) for _, c, _ in misses) >= PDF_BATCH_BYTES:  # a folder of thousands: bytes held stay bounded
+                parse_misses()
+    if misses:
+        parse_misses()
     return [r if isinstance(r, TranscriptError) else _coded_document(path, *r) for path, r in zip(paths, reads)]
 
 
@@ -433,6 +442,7 @@ def _coded_document(path: Path, title: str, turns: list[CodedTurn]) -> CodedDocu
 
 PDF_WORKERS = 2  # processes that parse prints at once (the reference machine has two cores)
 PDF_WORKERS_FROM = 4  # parse in worker processes from this many prints on (see _parse_delve_pdfs)
+PDF_BATCH_BYTES = 64 << 20  # uncached prints read into memory at a time, then parsed (the 54 reference prints: 16 MB)
 
 
 def _parse_delve_pdfs(prints: list[tuple[Path, bytes]]) -> list[tuple[str, list[CodedTurn]] | TranscriptError]:
