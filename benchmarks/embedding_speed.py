@@ -34,7 +34,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np
 
 from analysis import load_config
-from analysis.embeddings import Embedder
+from analysis.embeddings import PRECISIONS, Embedder
 from analysis.transcripts import SubstanceSettings, load_corpus, mark_substantive
 
 COSINE_BAR = 0.985  # issue 14: a faster path must keep every answer at least this close to fp32
@@ -230,7 +230,7 @@ def main() -> None:
         "--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "corpus" / "transcripts")
     )
     parser.add_argument("--limit", type=int, default=None)
-    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], help="default: embedding.precision")
+    parser.add_argument("--precision", choices=PRECISIONS, help="default: embedding.precision")
     parser.add_argument("--onnx", action="store_true", help="compare with ONNX Runtime fp32 and int8 instead")
     parser.add_argument("--repeats", type=int, default=2, help="--onnx: interleaved runs of each path")
     parser.add_argument("--threads", type=int, default=2, help="--onnx: intra-op threads of every path")

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from _corpus_config import corpus_config
-from analysis.embeddings import Embedder
+from analysis.embeddings import PRECISIONS, Embedder
 from analysis.human_codes import (
     HumanCodes,
     agreement,
@@ -108,7 +108,7 @@ def main() -> None:
     parser.add_argument("--processed", help="processed folder to use (and keep); default: a temporary one")
     parser.add_argument("--write-prior", action="store_true", help=f"refit {PRIOR.name} on every coded file")
     parser.add_argument("--seed", type=int, help="default: the project's seed")
-    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], help="default: embedding.precision")
+    parser.add_argument("--precision", choices=PRECISIONS, help="default: embedding.precision")
     args = parser.parse_args()
     overrides = {"seed": args.seed, "embedding.precision": args.precision}
     corpus = Path(args.corpus).resolve()

@@ -43,6 +43,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import yaml
 
+from analysis.embeddings import PRECISIONS
+
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT.parent / "shared" / "corpus"
 TARGET_COLD, ACCEPTED_COLD, TARGET_WARM, TARGET_RSS_GB = 1.3, 1.5, 0.10, 2.0
@@ -196,7 +198,7 @@ def main() -> None:
         help="human codes for notebooks 06/08 (default: the corpus' coded/ folder beside it, if any; 'none': none)",
     )
     parser.add_argument("--keep", type=Path, default=None, help="keep the processed and reports folders here")
-    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], help="the suite's (default: the settings')")
+    parser.add_argument("--precision", choices=PRECISIONS, help="the suite's (default: the settings')")
     args = parser.parse_args()
     transcripts = args.transcripts.resolve()
     if args.codes is None:

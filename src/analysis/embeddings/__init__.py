@@ -3,6 +3,7 @@
 from ._cache import EmbeddingCache, text_key
 from ._embedder import (
     BUNDLED_MODEL,
+    PRECISIONS,
     Embedder,
     EmbeddingSettings,
     EmbedStats,
@@ -15,6 +16,7 @@ from ._embedder import (
 
 __all__ = [
     "BUNDLED_MODEL",
+    "PRECISIONS",
     "EmbedStats",
     "Embedder",
     "EmbeddingCache",

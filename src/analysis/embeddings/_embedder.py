@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -47,6 +47,7 @@ DASK_CONNECT_TIMEOUT = "15s"  # a scheduler that does not answer in this time is
 SCHEDULER_RE = re.compile(r"^(tcp|tls|ucx|inproc)://\S+$")
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")  # instructions oneDNN uses for bf16 matrix products
 Precision = Literal["auto", "fp32", "bf16"]
+PRECISIONS = get_args(Precision)
 
 
 def native_bf16(cpuinfo: str | None = None) -> bool:
@@ -82,8 +83,9 @@ def resolve_precision(precision: str, cpuinfo: str | None = None) -> str:
         >>> resolve_precision("bf16", "flags : avx2\\n")
         'bf16'
     """
-    if precision not in ("auto", "fp32", "bf16"):
-        raise AnalysisError(f"embedding.precision: expected auto, fp32 or bf16, got {precision!r}")
+    if precision not in PRECISIONS:
+        expected = f"{', '.join(PRECISIONS[:-1])} or {PRECISIONS[-1]}"
+        raise AnalysisError(f"embedding.precision: expected {expected}, got {precision!r}")
     if precision == "auto":
         return "bf16" if native_bf16(cpuinfo) else "fp32"
     return precision
@@ -312,11 +314,15 @@ class Embedder:
 
     @cached_property
     def model(self):
+        return self._load(self.precision)
+
+    def _load(self, precision: str):
+        """The model in ``precision`` (loaded once per process), or why it cannot be loaded."""
         problem = model_problem(self.model_name)
         if problem:
             raise AnalysisError(problem)
         try:
-            return _load_sentence_transformer(str(self.model_path), self.precision)
+            return _load_sentence_transformer(str(self.model_path), precision)
         except Exception as exc:  # noqa: BLE001 - a damaged model folder fails in many ways; name it, no traceback
             raise AnalysisError(
                 f"cannot load embedding model {self.model_name!r} ({type(exc).__name__}: {exc}); "
@@ -359,9 +365,7 @@ class Embedder:
     def encode_plain(self, texts: list[str]) -> np.ndarray:
         """The model's own fp32 encode (truncating at its limit), whatever this embedder's
         precision: the reference path in benchmarks."""
-        model = self.model  # checks the model can be loaded
-        if self.precision != "fp32":
-            model = _load_sentence_transformer(str(self.model_path), "fp32")
+        model = self.model if self.precision == "fp32" else self._load("fp32")
         return model.encode(
             texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         ).astype(np.float32)

@@ -402,6 +402,7 @@ def _read_delve_pdfs(paths: list[Path], cache_dir: str | Path | None) -> list[Co
     misses: list[tuple[int, bytes, Path | None]] = []  # (index, content, cache entry) of prints to parse
 
     def parse_misses() -> None:
+        nonlocal held
         parsed = _parse_delve_pdfs([(paths[k], content) for k, content, _ in misses])
         for (k, _content, cached), read in zip(misses, parsed):
             reads[k] = read
@@ -412,7 +413,9 @@ def _read_delve_pdfs(paths: list[Path], cache_dir: str | Path | None) -> list[Co
                 except OSError as exc:  # a full disk loses the cache entry, not the read
                     logger.warning("Delve cache entry %s not written (%s)", cached, exc)
         misses.clear()
+        held = 0
 
+    held = 0  # bytes of the prints in `misses`
     for k, path in enumerate(paths):
         try:
             content = path.read_bytes()
@@ -423,7 +426,8 @@ def _read_delve_pdfs(paths: list[Path], cache_dir: str | Path | None) -> list[Co
         reads[k] = _read_cached_print(cached) if cached is not None else None
         if reads[k] is None:
             misses.append((k, content, cached))
-            if sum(len(c) for _, c, _ in misses) >= PDF_BATCH_BYTES:  # a folder of thousands: bytes held stay bounded
+            held += len(content)
+            if held >= PDF_BATCH_BYTES:  # a folder of thousands: the bytes held stay bounded
                 parse_misses()
     if misses:
         parse_misses()

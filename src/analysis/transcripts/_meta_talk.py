@@ -176,8 +176,13 @@ def meta_talk_cues(text: str, settings: MetaTalkSettings) -> tuple[list[str], in
         >>> meta_talk_cues("Okay, thank you. Bye!", MetaTalkSettings())
         (['thanks_bye'], 4, 3, 0)
     """
-    kinds, words, inside, other = _cues_said(text, tuple(sorted(settings.cues.items())))
+    kinds, words, inside, other = _cues_said(text, _cue_key(settings))
     return list(kinds), words, inside, other
+
+
+def _cue_key(settings: MetaTalkSettings) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The cues as a hashable key (of the compiled patterns and of each text's findings)."""
+    return tuple(sorted(settings.cues.items()))
 
 
 # The themes of notebooks 05, 07, 10 and 11 each read every answer's cues again, in one kernel.
@@ -211,8 +216,9 @@ def meta_talk_answers(texts, settings: MetaTalkSettings) -> pd.DataFrame:
     Okay. Thank you." is a finding followed by the interviewer's thanks).
     """
     rows = []
+    cues = _cue_key(settings)  # once, not per text
     for text in texts:
-        kinds, words, inside, other = meta_talk_cues(str(text), settings)
+        kinds, words, inside, other = _cues_said(str(text), cues)
         meta = (
             settings.enabled
             and bool(kinds)
