@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from pathlib import Path
 
 import nbformat
 import pandas as pd
@@ -258,6 +259,12 @@ def test_notebooks_share_a_kernel_yet_each_starts_from_an_empty_namespace(
     assert (kernels[0][1] == kernels[1][1]) is shared  # one kernel, or one per notebook
     for page in pages:  # each page draws its figure offline: plotly.js inline on every page
         assert f"plotly.js v{get_plotlyjs_version()}" in page
+        assert "clear_namespace" not in page  # the kernel's first and last cells stay off the pages
+    if not fresh:  # the first and the last cell clear the namespace; the notebook's own run between
+        executed = nbformat.read(str(cfg.paths.reports / "executed" / "01_first.ipynb"), as_version=4)
+        code = [cell.source for cell in executed.cells if cell.cell_type == "code"]
+        assert "clear_namespace()" in code[0] and "clear_namespace()" in code[-1]
+        assert "left over:" in "".join(code[1:-1])
 
 
 def test_an_index_summary_drops_markdown_emphasis_but_keeps_underscores_inside_names(tmp_path):
@@ -269,3 +276,30 @@ def test_an_index_summary_drops_markdown_emphasis_but_keeps_underscores_inside_n
     nb.cells[0].source = "# Export\n\nWrites **coded_segments.csv** and `study.xlsx`, _then_ stops. More."
     nbformat.write(nb, str(path))
     assert describe_notebook(path) == ("Export", "Writes coded_segments.csv and study.xlsx, then stops.")
+
+
+def test_the_shared_kernel_weighs_its_private_memory_not_the_libraries_it_maps(tmp_path):
+    from analysis.report._render import _SharedKernel
+
+    kernel = _SharedKernel(tmp_path)
+    assert kernel.memory() is None  # not started: nothing to weigh
+    try:
+        from jupyter_core.utils import run_sync
+
+        client = kernel.manager.client()
+        client.start_channels()
+        run_sync(client.wait_for_ready)(timeout=60)  # booted: its imports done
+        client.stop_channels()
+        pid = kernel.manager.provisioner.process.pid
+        private = kernel.memory()
+        status = Path(f"/proc/{pid}/status").read_text()
+        resident = int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE).group(1)) * 1024
+        mapped = int(re.search(r"^RssFile:\s+(\d+) kB", status, re.MULTILINE).group(1)) * 1024
+        # a started kernel has allocated some memory of its own, and maps Python's libraries
+        assert 10_000_000 < private < resident and mapped > 0
+        assert abs(private + mapped - resident) < 0.1 * resident  # RSS is private + file (+ shared) pages
+        assert not kernel.restart_if_large(limit=resident)  # below the limit in private memory
+        assert kernel.restart_if_large(limit=private // 2)
+        assert kernel.manager.provisioner.process.pid != pid
+    finally:
+        kernel.shutdown()

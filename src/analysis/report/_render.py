@@ -434,16 +434,21 @@ def _execute(notebook: Path, executed: Path, parameters: dict, root: Path, log, 
         )
 
 
-# The first cell of each notebook in the shared kernel: the previous notebook's names go,
-# imported modules stay (that is the saving: torch, BERTopic and numba's compiled code load
-# once per report, not once per notebook). Tagged remove-cell: pages leave it out.
+# The first and last cell of each notebook in the shared kernel: the previous notebook's
+# names go, imported modules stay (that is the saving: torch, BERTopic and numba's compiled
+# code load once per report, not once per notebook). Cleared at the end too, so the memory
+# weighed before the next notebook is only what carries over. Tagged remove-cell: pages
+# leave them out.
 CLEAR_NAMESPACE = "from analysis.report._notebook import clear_namespace\nclear_namespace()"
 
 
-# A shared kernel holding more than this after a notebook is started afresh before the next
-# one (a few seconds): the report's peak memory stays that of its largest step, as with a
-# kernel per notebook, while light notebooks still share one kernel.
-KERNEL_MEMORY_LIMIT = 1_000_000_000
+# A shared kernel whose private memory (heap and arrays; not the shared libraries' pages,
+# which any kernel maps) is above this once a notebook's names are cleared is started
+# afresh before the next one (4-10 s of imports and model loading again). The modules a
+# report loads (torch, the model, BERTopic, plotly) and what the allocator keeps take about
+# 1 GB on the reference corpus, which a fresh kernel would load again; above 1.5 GB a
+# notebook has left more than that behind, and the next one would start on it.
+KERNEL_MEMORY_LIMIT = 1_500_000_000
 
 
 class _SharedKernel:
@@ -480,26 +485,29 @@ class _SharedKernel:
 
     @staticmethod
     def cleared_copy(notebook: Path, folder: Path) -> Path:
-        """A copy of ``notebook`` in ``folder`` whose first cell clears the namespace."""
+        """A copy of ``notebook`` in ``folder`` whose first and last cells clear the namespace."""
         import nbformat
 
         nb = nbformat.read(str(notebook), as_version=4)
-        clear = nbformat.v4.new_code_cell(CLEAR_NAMESPACE)
-        clear.metadata["tags"] = ["remove-cell"]
-        nb.cells.insert(0, clear)
+        first, last = (nbformat.v4.new_code_cell(CLEAR_NAMESPACE) for _ in range(2))
+        for clear in (first, last):
+            clear.metadata["tags"] = ["remove-cell"]
+        nb.cells = [first, *nb.cells, last]
         folder.mkdir(parents=True, exist_ok=True)
         copy = folder / notebook.name
         nbformat.write(nb, str(copy))
         return copy
 
     def memory(self) -> int | None:
-        """The kernel's resident memory in bytes (Linux: ``/proc``), else ``None``."""
+        """The kernel's private resident memory in bytes (``RssAnon`` of Linux's
+        ``/proc/PID/status``: what it allocated, not the file pages it maps), else ``None``."""
         process = getattr(getattr(self._manager, "provisioner", None), "process", None)
         try:
-            pages = int(Path(f"/proc/{process.pid}/statm").read_text().split()[1])
-        except (AttributeError, OSError, ValueError, IndexError):
+            status = Path(f"/proc/{process.pid}/status").read_text()
+        except (AttributeError, OSError):
             return None
-        return pages * os.sysconf("SC_PAGE_SIZE")
+        found = re.search(r"^RssAnon:\s+(\d+) kB", status, re.MULTILINE)
+        return int(found.group(1)) * 1024 if found else None
 
     def restart_if_large(self, limit: int | None = None) -> bool:
         """Start the kernel afresh when it holds more than ``limit`` bytes: what one
