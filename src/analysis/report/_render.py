@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import time
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ from .._last_run import record_run
 from ..config import CONFIG_ENV, DEFAULT_CONFIG, Config
 from ..errors import AnalysisError
 from ..files import atomic_write_text
-from ..pipeline import preflight, read_corpus
+from ..pipeline import preflight, processed, read_corpus
 from . import _run_cache
 from ._notebook import REPORT_ENV
 
@@ -409,11 +410,12 @@ def _execute(notebook: Path, executed: Path, parameters: dict, root: Path, log, 
     """Run one notebook with papermill in ``root``; what its cells print reaches ``log``.
     With ``kernel`` (a :class:`_SharedKernel`), the notebook runs in it, after a first
     cell that clears the namespace; without, in a kernel of its own."""
+    if kernel is not None:
+        kernel.restart_if_large()
+        kernel.manager  # noqa: B018 - started now: it boots while papermill loads
     import papermill as pm  # heavy (starts Jupyter machinery): only the report needs it
 
     declared = pm.inspect_notebook(str(notebook))  # each notebook gets only what it declares
-    if kernel is not None:
-        kernel.restart_if_large()
     source = notebook if kernel is None else kernel.cleared_copy(notebook, executed.parent.parent / ".inputs")
     with _report_kernels():
         pm.execute_notebook(
@@ -571,6 +573,51 @@ def _run_one(
     return RenderedNotebook(notebook, reports / out_html.name, title, summary, time.perf_counter() - started)
 
 
+# The background reader of the Delve prints (see _start_print_prefetch): SIGTERM ends it
+# as an exception, so a cache entry being written is removed, not left half-written.
+PRINT_PREFETCH = (
+    "import os, signal, sys\n"
+    "signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))\n"
+    "os.nice(10)\n"
+    "from analysis.human_codes._readers import warm_print_cache\n"
+    "warm_print_cache(sys.argv[2:], sys.argv[1])\n"
+)
+
+
+def _start_print_prefetch(cfg: Config, codes: str | None) -> subprocess.Popen | None:
+    """Start reading the run's Delve prints into their cache in a background process, when
+    the first notebook runs, or ``None`` (no codes). Notebooks 01-02 load transcripts and
+    embed; the prints are read only by notebook 06, which then finds them cached: their
+    parsing (about 11 s of one core for the 54 reference prints) moves onto the core
+    notebook 01 leaves idle. Lowered priority (nice 10), so it yields to the notebooks
+    where both cores are busy. Nothing depends on it: notebook 06 reads whatever is not
+    cached yet itself, and says what is wrong with a print."""
+    if codes == "none":
+        return None
+    folders = [Path(codes) if codes else cfg.paths.reference_codes, cfg.paths.independent_codings]
+    found = [str(cfg.resolve(Path(f))) for f in folders if f is not None and cfg.resolve(Path(f)).is_dir()]
+    if not found:
+        return None
+    cache = str(processed(cfg, "cache") / "delve")
+    return subprocess.Popen(
+        [sys.executable, "-c", PRINT_PREFETCH, cache, *found],
+        cwd=cfg.root, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+def _stop_print_prefetch(prefetch: subprocess.Popen | None) -> None:
+    """End the background reader, if it still runs (a run that stopped early, or prints
+    that notebook 06 has already read)."""
+    if prefetch is None or prefetch.poll() is not None:
+        return
+    prefetch.terminate()
+    try:
+        prefetch.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        prefetch.kill()
+        prefetch.wait()
+
+
 def _settings_file(cfg: Config, config_path: str | Path | None) -> Path | None:
     """The settings file the notebooks load: ``config_path``, or the file ``cfg`` most likely came from."""
     if config_path is None:
@@ -658,6 +705,8 @@ def run_report(
     records: dict[str, _run_cache.NotebookRecord] = {}  # this run's, once published
     state: dict[str, str] | None = None  # the processed folder's results after the last notebook run
     rendered: list[RenderedNotebook] = []
+    prefetch: subprocess.Popen | None = None
+    started_prefetch = False
     try:
         with _kernel_for_notebooks(fresh_kernels, cfg.root) as kernel:
             for k, notebook in enumerate(notebooks, start=1):
@@ -676,6 +725,8 @@ def run_report(
                 if record is not None:
                     say(f"{step} {notebook.name} runs again: {why}")
                 say(f"{step} running {notebook.name} ...")
+                if not started_prefetch:
+                    prefetch, started_prefetch = _start_print_prefetch(cfg, codes), True
                 # the folder as the last notebook that ran left it (a kept one changes nothing)
                 before = state if state is not None else _run_cache.processed_outputs(processed, hashes)
                 rendered.append(_run_one(notebook, staging, reports, parameters, cfg.root, say, kernel))
@@ -703,5 +754,6 @@ def run_report(
             f"pages stay in {reports}, and its index.html names this failure)"
         ) from None
     finally:
+        _stop_print_prefetch(prefetch)
         _record(cfg, codes)
     return rendered
