@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from analysis import ConfigError, load_corpus
+from analysis._ids import natural_sorted
 from analysis.human_codes import (
     agreement,
     cohen_kappa,
@@ -73,6 +74,48 @@ def test_agreement_counts():
     assert result["per_stage"]["data"]["fn"] == 1
     assert result["micro_f1"] == pytest.approx(2 * 2 / (2 * 2 + 1 + 2))
     assert result["coded"]["reference_share"] == 0.75
+
+
+def _draws_by_agreement(reference, other, interview_of, stage_ids, resamples, seed):
+    """The interview bootstrap the plain way: agreement() on each resample's units."""
+    by_interview = {}
+    for unit in sorted(reference):
+        by_interview.setdefault(interview_of[unit], []).append(unit)
+    interviews = natural_sorted(by_interview)
+    rng = np.random.default_rng(seed)
+    draws = {"macro_f1": [], "micro_f1": [], "alpha": [], "coded_kappa": []}
+    for _ in range(resamples):
+        ref, oth = {}, {}
+        for k, interview in enumerate(rng.choice(interviews, size=len(interviews), replace=True)):
+            for unit in by_interview[interview]:
+                ref[f"{k}|{unit}"], oth[f"{k}|{unit}"] = reference[unit], other[unit]
+        result = agreement(ref, oth, stage_ids)
+        figures = (result["macro_f1"], result["micro_f1"], result["alpha"], result["coded"]["kappa"])
+        for key, value in zip(draws, figures):
+            if value is not None and value == value:
+                draws[key].append(value)
+    return by_interview, interviews, draws
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_interview_bootstrap_from_counts_gives_agreements_own_figures(seed):
+    from analysis.human_codes._agreement import _interview_draws, interview_intervals
+
+    rng = np.random.default_rng(seed)
+    reference, other, interview_of = {}, {}, {}
+    share = rng.uniform(0.0, 0.5)  # from codings with no positive at all (alpha undefined) up
+    for interview in range(int(rng.integers(3, 8))):
+        for k in range(int(rng.integers(1, 25))):
+            unit = f"{interview}-{k}"
+            interview_of[unit] = str(interview)
+            reference[unit] = {s for s in IDS if rng.random() < share}
+            agrees = rng.random() < 0.6
+            other[unit] = set(reference[unit]) if agrees else {s for s in IDS if rng.random() < share}
+    by_interview, interviews, expected = _draws_by_agreement(reference, other, interview_of, IDS, 60, seed)
+    # exactly the same floats, resample by resample, undefined figures left out alike
+    assert _interview_draws(by_interview, interviews, reference, other, IDS, 60, seed) == expected
+    got = interview_intervals(reference, other, interview_of, IDS, resamples=60, seed=seed)
+    assert got["interviews"] == len(interviews) and got["resamples"] == 60
 
 
 def test_sample_csv_codes_are_read_and_mapped():

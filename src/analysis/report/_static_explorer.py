@@ -22,6 +22,7 @@ import hashlib
 import html
 import json
 
+import numpy as np
 import pandas as pd
 
 from .._ids import natural_key, natural_sort_key
@@ -82,10 +83,7 @@ def explorer_rows(turns: pd.DataFrame, tables, predictions: pd.DataFrame, top_st
     rows["stages"] = [", ".join(names.get(s, s) for s in ids) or NO_STAGE for ids in rows["stage_ids"]]
     prefix = "p_" if any(f"p_{s}" in pred for s in names) else "score_"
     score_columns = [f"{prefix}{s}" for s in names if f"{prefix}{s}" in pred]
-    rows["stage scores"] = [
-        _top_scores(pred.loc[t, score_columns] if t in pred.index else None, names, prefix, top_stages)
-        for t in rows["turn_id"]
-    ]
+    rows["stage scores"] = _top_scores(rows["turn_id"], pred, score_columns, names, prefix, top_stages)
     rows["topic"] = rows["turn_id"].map(themed["topic"]).fillna(-1).astype(int)
     theme = rows["turn_id"].map(themed["theme"])
     rows["theme"] = [NO_THEME if t < 0 else f"T{t}: {label}" for t, label in zip(rows["topic"], theme)]
@@ -104,11 +102,23 @@ def _tidy(text: str) -> str:
     return "\n".join(" ".join(line.split()) for line in str(text).splitlines() if line.strip())
 
 
-def _top_scores(values, names: dict[str, str], prefix: str, top: int) -> str:
-    if values is None or not len(values):
-        return ""
-    best = values.astype(float).sort_values(ascending=False, kind="stable").head(top)
-    return ", ".join(f"{names.get(c[len(prefix):], c)} {v:.2f}" for c, v in best.items() if v == v)
+def _top_scores(
+    turn_ids: pd.Series, pred: pd.DataFrame, columns: list[str], names: dict[str, str], prefix: str, top: int
+) -> list[str]:
+    """Each turn's ``top`` highest scores of ``columns`` of ``pred`` (indexed by turn id),
+    highest first (ties in column order; a missing score is left out), as "Stage 0.80, ...";
+    "" for a turn without predictions. One matrix, not a row lookup per answer (3,324
+    lookups took 2 s)."""
+    if not columns:
+        return [""] * len(turn_ids)
+    known = turn_ids.isin(pred.index).to_numpy()
+    scores = pred.reindex(turn_ids.to_numpy())[columns].to_numpy(dtype=float)
+    labels = [names.get(c[len(prefix):], c) for c in columns]
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :top]  # a missing score (NaN) sorts last
+    return [
+        ", ".join(f"{labels[k]} {row[k]:.2f}" for k in best if row[k] == row[k]) if ok else ""
+        for ok, row, best in zip(known, scores, order)
+    ]
 
 
 def _ranks(values: pd.Series) -> list[int]:
