@@ -47,6 +47,24 @@ def test_bf16_vectors_stay_within_cosine_bar_of_fp32_and_repeat_exactly(tmp_path
     assert np.allclose(bf16.encode_plain(answers[:8]), fp32.encode_plain(answers[:8]), atol=1e-6)
 
 
+@pytest.mark.slow
+def test_bf16_linear_weights_stored_once_give_autocasts_own_vectors(answers):
+    import torch
+
+    bf16 = Embedder(show_progress=False, precision="bf16")
+    linear = [m for m in bf16.model.modules() if isinstance(m, torch.nn.Linear)]
+    norms = [m for m in bf16.model.modules() if isinstance(m, torch.nn.LayerNorm)]
+    assert linear and all(m.weight.dtype == torch.bfloat16 for m in linear)  # stored in bf16
+    assert norms and all(m.weight.dtype == torch.float32 for m in norms)  # autocast runs these in fp32
+
+    fp32_model = Embedder(show_progress=False, precision="fp32").model  # weights untouched
+    assert all(m.weight.dtype == torch.float32 for m in fp32_model.modules() if isinstance(m, torch.nn.Linear))
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # casts the fp32 weights at every pass
+        expected = fp32_model.encode(answers, batch_size=8, convert_to_numpy=True)
+    got = bf16.model.encode(answers, batch_size=8, convert_to_numpy=True)
+    assert np.array_equal(got, expected)  # the same rounding of each weight: the same bits
+
+
 @pytest.mark.parametrize(
     "flags, expected",
     [

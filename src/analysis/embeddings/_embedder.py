@@ -206,9 +206,19 @@ def _run_in_bf16(model) -> None:
 
     Every caller of ``encode`` (the embedder, BERTopic's word ranking) then gets the same
     precision; normalisation happens after, in fp32.
+
+    The linear layers' weights and biases are stored in bf16 once: autocast would cast
+    them to bf16 at every forward pass anyway (the same rounding, so the vectors are
+    bit-identical), and that cast of 22M weights per batch cost 13-15% of the time.
+    Layer norms and the token embeddings keep fp32, as autocast runs them.
     """
     import torch
 
+    for layer in model.modules():
+        if isinstance(layer, torch.nn.Linear):
+            layer.weight.data = layer.weight.data.to(torch.bfloat16)
+            if layer.bias is not None:
+                layer.bias.data = layer.bias.data.to(torch.bfloat16)
     full_precision_forward = model.forward
 
     def forward(features, **kwargs):
