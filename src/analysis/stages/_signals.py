@@ -4,6 +4,7 @@ interview is in, and similarity to the taxonomy's examples of an issue and a fix
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -67,6 +68,7 @@ _SUFFIXES = (
 )
 
 
+@functools.lru_cache(maxsize=1 << 16)  # spoken words repeat: 300k words, a few thousand distinct
 def _stem(word: str) -> str:
     word = word.lower()
     for suffix in _SUFFIXES:
