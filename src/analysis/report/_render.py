@@ -533,16 +533,13 @@ class _SharedKernel:
 
 
 @contextmanager
-def _kernel_for_notebooks(fresh: bool, root: Path):
-    """A shared kernel for the run, or None (each notebook starts its own)."""
-    if fresh:
-        yield None
-        return
-    kernel = _SharedKernel(root)
+def _kernel_for_notebooks(kernel: _SharedKernel | None):
+    """The run's shared kernel, shut down at the end, or None (each notebook starts its own)."""
     try:
         yield kernel
     finally:
-        kernel.shutdown()
+        if kernel is not None:
+            kernel.shutdown()
 
 
 def _run_one(
@@ -630,10 +627,10 @@ def _settings_file(cfg: Config, config_path: str | Path | None) -> Path | None:
     return Path(config_path).resolve() if config_path else None
 
 
-def _check_corpus(cfg: Config, codes: str | None, log) -> None:
-    """Settings, model and files before any notebook runs; a bad transcript stops the run
-    here, named, not as a notebook traceback."""
-    preflight(cfg.with_codes(codes) if codes else cfg)
+def _check_corpus(cfg: Config, log) -> None:
+    """The transcripts read before any notebook runs (settings, model and folders are
+    checked before, by :func:`preflight`); a bad transcript stops the run here, named, not
+    as a notebook traceback."""
     corpus = read_corpus(cfg)
     for notice in corpus.notices(limit=20):  # entries not read, lines to check (all in notebook 01)
         log(notice)
@@ -693,12 +690,9 @@ def run_report(
         log(message)
         _flush_stdout()
 
-    _check_corpus(cfg, codes, say)
+    preflight(cfg.with_codes(codes) if codes else cfg)
     notebooks = ordered_notebooks(Path(cfg.paths.notebooks))
     reports = Path(cfg.paths.reports)
-    staging = reports / STAGING
-    shutil.rmtree(staging, ignore_errors=True)  # left by a run that was killed
-    (staging / "executed").mkdir(parents=True, exist_ok=True)
     settings_file = _settings_file(cfg, config_path)
     parameters = _parameters(cfg, codes, settings_file)
     corpus_label = _shown_path(cfg.paths.transcripts, cfg.root)
@@ -706,13 +700,28 @@ def run_report(
     recorded, known_hashes = _run_cache.read_records(reports)
     hashes = _run_cache.FileHashes(known_hashes)
     inputs = _run_cache.inputs_digest(cfg, codes, settings_file, hashes)
+    kernel = None if fresh_kernels else _SharedKernel(cfg.root)
+    try:
+        if kernel is not None and notebooks and (force or _run_cache.why_run(
+            recorded.get(notebooks[0].name), _run_cache.notebook_key(inputs, notebooks[0], parameters, hashes),
+            notebooks[0], processed, reports, hashes,
+        ) is not None):
+            kernel.manager  # noqa: B018 - the first notebook runs: the kernel boots while the corpus is read
+        _check_corpus(cfg, say)
+        staging = reports / STAGING
+        shutil.rmtree(staging, ignore_errors=True)  # left by a run that was killed
+        (staging / "executed").mkdir(parents=True, exist_ok=True)
+    except BaseException:  # nothing ran: the kernel goes too
+        if kernel is not None:
+            kernel.shutdown()
+        raise
     records: dict[str, _run_cache.NotebookRecord] = {}  # this run's, once published
     state: dict[str, str] | None = None  # the processed folder's results after the last notebook run
     rendered: list[RenderedNotebook] = []
     prefetch: subprocess.Popen | None = None
     started_prefetch = False
     try:
-        with _kernel_for_notebooks(fresh_kernels, cfg.root) as kernel:
+        with _kernel_for_notebooks(kernel) as kernel:
             for k, notebook in enumerate(notebooks, start=1):
                 step = f"[{k}/{len(notebooks)}]"
                 key = _run_cache.notebook_key(inputs, notebook, parameters, hashes)
