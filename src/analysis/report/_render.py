@@ -447,10 +447,11 @@ CLEAR_NAMESPACE = "from analysis.report._notebook import clear_namespace\nclear_
 # A shared kernel whose private memory (heap and arrays; not the shared libraries' pages,
 # which any kernel maps) is above this once a notebook's names are cleared is started
 # afresh before the next one (4-10 s of imports and model loading again). The modules a
-# report loads (torch, the model, BERTopic, plotly) and what the allocator keeps take about
-# 1 GB on the reference corpus, which a fresh kernel would load again; above 1.5 GB a
-# notebook has left more than that behind, and the next one would start on it.
-KERNEL_MEMORY_LIMIT = 1_500_000_000
+# report loads (torch, the model, BERTopic, plotly) and what the allocator keeps take
+# 0.8-0.95 GB on the reference corpus, most of which a fresh kernel would load again; a
+# kernel above 1.25 GB carries more than that into the next notebook, whose own peak then
+# starts from it (the report's budget: 2 GB for the kernel, its mapped libraries and the runner).
+KERNEL_MEMORY_LIMIT = 1_250_000_000
 
 
 KERNEL_IMPORTS = "import analysis.report"  # what the shared kernel imports as it boots
