@@ -65,7 +65,12 @@ def krippendorff_alpha_nominal(a: Iterable, b: Iterable) -> float | None:
     rows = np.fromiter((index[x] for x in a), dtype=np.intp, count=len(a))
     cols = np.fromiter((index[y] for y in b), dtype=np.intp, count=len(b))
     # each unit with two values contributes both ordered pairs, weight 1/(m-1) = 1
-    pairs = np.bincount(rows * k + cols, minlength=k * k).reshape(k, k).astype(float)
+    return _alpha_of_pairs(np.bincount(rows * k + cols, minlength=k * k).reshape(k, k).astype(float))
+
+
+def _alpha_of_pairs(pairs: np.ndarray) -> float | None:
+    """Krippendorff's alpha (nominal) from the counts of (first coder's value, second's)
+    over the values seen: alpha = 1 - D_o / D_e of the coincidence matrix."""
     o = pairs + pairs.T
     n_c = o.sum(axis=1)
     n = n_c.sum()
@@ -319,15 +324,7 @@ def _alpha_from_pairs(ff: int, ft: int, tf: int, tt: int) -> float | None:
     present = pairs.sum(axis=0) + pairs.sum(axis=1) > 0
     if not present.any():
         return None
-    pairs = pairs[np.ix_(present, present)]  # the values seen, as the coincidence matrix has them
-    o = pairs + pairs.T
-    n_c = o.sum(axis=1)
-    n = n_c.sum()
-    d_o = (o.sum() - np.trace(o)) / n
-    d_e = (n * n - (n_c**2).sum()) / (n * (n - 1))
-    if d_e == 0:
-        return None
-    return float(1 - d_o / d_e)
+    return _alpha_of_pairs(pairs[np.ix_(present, present)])  # the values seen, as krippendorff_alpha_nominal has them
 
 
 def _kappa_from_pairs(both: int, ref_only: int, oth_only: int, neither: int) -> float | None:
