@@ -187,8 +187,10 @@ def test_xlsx_shows_control_characters_it_cannot_hold(tmp_path):
 
 
 class FakeTokenizer:
+    """Words as tokens; like a Hugging Face tokenizer, one text or a list of texts."""
+
     def __call__(self, text, add_special_tokens=False, verbose=False):
-        return {"input_ids": text.split()}
+        return {"input_ids": [t.split() for t in text] if isinstance(text, list) else text.split()}
 
 
 class FakeModel:
