@@ -687,7 +687,8 @@ def warm_print_cache(folders: list[str | Path], cache_dir: str | Path) -> int:
     the rest cached."""
     pdfs = [p for folder in folders if Path(folder).is_dir()
             for p in code_files(Path(folder)) if p.suffix.lower() == ".pdf"]
-    _read_delve_pdfs(pdfs, cache_dir, workers=1)  # one at a time: the other core is the report's
+    for pdf in pdfs:  # one at a time, each cached as soon as it is read: a reader stopped early keeps them
+        _read_delve_pdfs([pdf], cache_dir, workers=1)
     return len(pdfs)
 
 
