@@ -679,15 +679,21 @@ def code_files(folder: Path) -> list[Path]:
     )
 
 
-def warm_print_cache(folders: list[str | Path], cache_dir: str | Path) -> int:
+def warm_print_cache(folders: list[str | Path], cache_dir: str | Path, stop=None) -> int:
     """Read the Delve prints of ``folders`` not yet in ``cache_dir`` into it, in this process
-    (no workers), and return how many prints there are. A cache warm-up run beside other
-    work (the report starts it while the first notebooks run on the other core): what
-    is wrong with a print is left for :func:`read_codes_folder` to say, which then finds
-    the rest cached."""
+    (no workers), one at a time, each cached as soon as it is read; return how many prints
+    were looked at. ``stop``: a function asked before each print, which ends the reading
+    when it returns true (a reader told to stop finishes the print at hand, so no cache
+    entry is left half-written).
+
+    A cache warm-up run beside other work (the report starts it while the first notebooks
+    run on the other core): what is wrong with a print is left for :func:`read_codes_folder`
+    to say, which then finds the rest cached."""
     pdfs = [p for folder in folders if Path(folder).is_dir()
             for p in code_files(Path(folder)) if p.suffix.lower() == ".pdf"]
-    for pdf in pdfs:  # one at a time, each cached as soon as it is read: a reader stopped early keeps them
+    for k, pdf in enumerate(pdfs):
+        if stop is not None and stop():
+            return k
         _read_delve_pdfs([pdf], cache_dir, workers=1)
     return len(pdfs)
 

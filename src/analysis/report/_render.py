@@ -577,17 +577,18 @@ def _run_one(
     return RenderedNotebook(notebook, reports / out_html.name, title, summary, time.perf_counter() - started)
 
 
-# The background reader of the Delve prints (see _start_print_prefetch): SIGTERM ends it
-# as an exception, so a cache entry being written is removed, not left half-written.
+# The background reader of the Delve prints (see _start_print_prefetch): SIGTERM asks it
+# to stop after the print at hand, so no cache entry is left half-written.
 PRINT_PREFETCH = (
     "import os, signal, sys\n"
-    "signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))\n"
+    "stopping = []\n"
+    "signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))\n"
     "try:\n"
     "    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))\n"
     "except (AttributeError, OSError):\n"
     "    os.nice(19)\n"
     "from analysis.human_codes._readers import warm_print_cache\n"
-    "warm_print_cache(sys.argv[2:], sys.argv[1])\n"
+    "warm_print_cache(sys.argv[2:], sys.argv[1], stop=lambda: bool(stopping))\n"
 )
 
 
@@ -615,7 +616,8 @@ def _start_print_prefetch(cfg: Config, codes: str | None) -> subprocess.Popen | 
 
 def _stop_print_prefetch(prefetch: subprocess.Popen | None) -> None:
     """End the background reader, if it still runs (a run that stopped early, or prints
-    that notebook 06 has already read)."""
+    that notebook 06 has already read): asked to stop, it finishes the print at hand;
+    killed only if it has not ended 10 s later."""
     if prefetch is None or prefetch.poll() is not None:
         return
     prefetch.terminate()
