@@ -55,9 +55,9 @@ def test_uncached_prints_are_parsed_in_batches_bounded_by_their_bytes(tmp_path, 
     batches = []
     parse = _readers._parse_delve_pdfs
 
-    def recorded(batch, workers):
+    def recorded(batch):
         batches.append([len(content) for _, content in batch])
-        return parse(batch, workers)
+        return parse(batch)
 
     monkeypatch.setattr(_readers, "_parse_delve_pdfs", recorded)
     monkeypatch.setattr(_readers, "PDF_BATCH_BYTES", 2 * max(sizes))

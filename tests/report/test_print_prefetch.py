@@ -44,9 +44,9 @@ def test_the_background_reader_caches_every_good_print_and_leaves_a_broken_one_t
     parsed = []
     parse = _readers._parse_delve_pdfs
 
-    def recorded(batch, workers):
+    def recorded(batch):
         parsed.extend(path.name for path, _ in batch)
-        return parse(batch, workers)
+        return parse(batch)
 
     monkeypatch.setattr(_readers, "_parse_delve_pdfs", recorded)
     paths = sorted(folder.glob("*.pdf"))

@@ -345,7 +345,7 @@ class Embedder:
         return int(self.model.max_seq_length) - 2
 
     def _n_tokens(self, text: str) -> int:
-        return len(self.model.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
+        return self._token_counts([text])[0]
 
     def _token_counts(self, texts: list[str]) -> list[int]:
         """:meth:`_n_tokens` of each text, in one call of the tokenizer (the same ids as one

@@ -31,14 +31,13 @@ from ._readers import HumanCodes
 def cohen_kappa(a: Iterable[bool], b: Iterable[bool]) -> float | None:
     """Cohen's kappa of two binary codings; ``None`` when undefined (both constant and equal)."""
     a, b = np.asarray(list(a), bool), np.asarray(list(b), bool)
-    if len(a) == 0:
-        return None
-    po = float((a == b).mean())
-    pa, pb = a.mean(), b.mean()
-    pe = float(pa * pb + (1 - pa) * (1 - pb))
-    if pe == 1.0:
-        return None
-    return (po - pe) / (1 - pe)
+    return _kappa_from_pairs(*(int(c) for c in _pair_counts(a, b)))
+
+
+def _pair_counts(a: np.ndarray, b: np.ndarray) -> list:
+    """(both, first only, second only, neither) of two boolean codings, summed along the
+    first axis (per column of a units x stages matrix)."""
+    return [(a & b).sum(0), (a & ~b).sum(0), (~a & b).sum(0), (~a & ~b).sum(0)]
 
 
 def f1_counts(a: Iterable[bool], b: Iterable[bool]) -> tuple[int, int, int]:
@@ -298,11 +297,8 @@ def _unit_counts(units: list[str], reference, other, stage_ids: list[str]) -> np
     oth = np.array([[s in other[u] for s in stage_ids] for u in units], dtype=bool).reshape(len(units), -1)
     coded_r = np.array([bool(reference[u]) for u in units], dtype=bool)
     coded_o = np.array([bool(other[u]) for u in units], dtype=bool)
-    per_stage = [(ref & oth).sum(0), (ref & ~oth).sum(0), (~ref & oth).sum(0), (~ref & ~oth).sum(0)]
-    coded = [
-        (coded_r & coded_o).sum(), (coded_r & ~coded_o).sum(), (~coded_r & coded_o).sum(), (~coded_r & ~coded_o).sum()
-    ]
-    return np.concatenate([np.stack(per_stage, axis=1).ravel(), coded]).astype(np.int64)
+    per_stage = np.stack(_pair_counts(ref, oth), axis=1).ravel()
+    return np.concatenate([per_stage, _pair_counts(coded_r, coded_o)]).astype(np.int64)
 
 
 def _figures_from_counts(counts: np.ndarray, n_stages: int) -> tuple:

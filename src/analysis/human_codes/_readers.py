@@ -393,24 +393,17 @@ def read_delve_pdf(path: str | Path, cache_dir: str | Path | None = None) -> Cod
     return read
 
 
-PDF_WORKERS = 2  # processes that parse prints at once (the reference machine has two cores)
-PDF_WORKERS_FROM = 4  # parse in worker processes from this many prints on (see _parse_delve_pdfs)
-PDF_BATCH_BYTES = 64 << 20  # uncached prints read into memory at a time, then parsed (the 54 reference prints: 16 MB)
-
-
-def _read_delve_pdfs(
-    paths: list[Path], cache_dir: str | Path | None, workers: int = PDF_WORKERS
-) -> list[CodedDocument | TranscriptError]:
+def _read_delve_pdfs(paths: list[Path], cache_dir: str | Path | None) -> list[CodedDocument | TranscriptError]:
     """Each print of ``paths`` read (see :func:`read_delve_pdf`), or what is wrong with it, in
-    the order of ``paths``; the prints not cached are parsed in up to ``workers`` worker
-    processes when there are many (see :func:`_parse_delve_pdfs`), in batches of about
-    ``PDF_BATCH_BYTES``, so a folder of thousands never holds all their bytes at once."""
+    the order of ``paths``; the prints not cached are parsed in worker processes when there
+    are many (see :func:`_parse_delve_pdfs`), in batches of about ``PDF_BATCH_BYTES``, so a
+    folder of thousands never holds all their bytes at once."""
     reads: list = [None] * len(paths)  # (title, turns), or the problem
     misses: list[tuple[int, bytes, Path | None]] = []  # (index, content, cache entry) of prints to parse
 
     def parse_misses() -> None:
         nonlocal held
-        parsed = _parse_delve_pdfs([(paths[k], content) for k, content, _ in misses], workers)
+        parsed = _parse_delve_pdfs([(paths[k], content) for k, content, _ in misses])
         for (k, _content, cached), read in zip(misses, parsed):
             reads[k] = read
             if cached is not None and not isinstance(read, TranscriptError):
@@ -451,12 +444,15 @@ def _coded_document(path: Path, title: str, turns: list[CodedTurn]) -> CodedDocu
     return CodedDocument(path, str(int(m.group(1))), _coder_of(path), title, turns)
 
 
-def _parse_delve_pdfs(
-    prints: list[tuple[Path, bytes]], workers: int = PDF_WORKERS
-) -> list[tuple[str, list[CodedTurn]] | TranscriptError]:
+PDF_WORKERS = 2  # processes that parse prints at once (the reference machine has two cores)
+PDF_WORKERS_FROM = 4  # parse in worker processes from this many prints on (see _parse_delve_pdfs)
+PDF_BATCH_BYTES = 64 << 20  # uncached prints read into memory at a time, then parsed (the 54 reference prints: 16 MB)
+
+
+def _parse_delve_pdfs(prints: list[tuple[Path, bytes]]) -> list[tuple[str, list[CodedTurn]] | TranscriptError]:
     """(title, turns) of each (path, content) of ``prints``, or what is wrong with it, in order.
 
-    From ``PDF_WORKERS_FROM`` prints on, they are parsed in ``workers`` forked processes:
+    From ``PDF_WORKERS_FROM`` prints on, they are parsed in ``PDF_WORKERS`` forked processes:
     a print takes about 0.09 s of one core (PDFium and Python), two workers read the 54
     reference prints in 2.5 s instead of 4.8 s, and a fork costs 0.02 s (0.12 s from a 1.5 GB
     notebook kernel), where a spawned worker would import the package again for two seconds.
@@ -464,7 +460,7 @@ def _parse_delve_pdfs(
     torch's), which is what makes forking a multi-threaded process unsafe.
     """
     context = _fork_context() if len(prints) >= PDF_WORKERS_FROM else None
-    workers = min(workers, len(os.sched_getaffinity(0))) if context is not None else 1
+    workers = min(PDF_WORKERS, len(os.sched_getaffinity(0))) if context is not None else 1
     if workers < 2:
         outcomes = [_parse_delve_pdf_outcome(path, content) for path, content in prints]
     else:
@@ -694,7 +690,7 @@ def warm_print_cache(folders: list[str | Path], cache_dir: str | Path, stop=None
     for k, pdf in enumerate(pdfs):
         if stop is not None and stop():
             return k
-        _read_delve_pdfs([pdf], cache_dir, workers=1)
+        _read_delve_pdfs([pdf], cache_dir)  # one print: parsed here, no workers
     return len(pdfs)
 
 

@@ -539,16 +539,6 @@ class _SharedKernel:
             self._manager = None
 
 
-@contextmanager
-def _kernel_for_notebooks(kernel: _SharedKernel | None):
-    """The run's shared kernel, shut down at the end, or None (each notebook starts its own)."""
-    try:
-        yield kernel
-    finally:
-        if kernel is not None:
-            kernel.shutdown()
-
-
 def _run_one(
     notebook: Path, staging: Path, reports: Path, parameters: dict, root: Path, log, kernel=None
 ) -> RenderedNotebook:
@@ -601,10 +591,9 @@ def _start_print_prefetch(cfg: Config, codes: str | None) -> subprocess.Popen | 
     nice 19): at nice 10 it still took 3.7 s from the embedding, which uses both cores.
     Nothing depends on it: notebook 06 reads whatever is not cached yet itself, and says
     what is wrong with a print."""
-    if codes == "none":
-        return None
-    folders = [Path(codes) if codes else cfg.paths.reference_codes, cfg.paths.independent_codings]
-    found = [str(cfg.resolve(Path(f))) for f in folders if f is not None and cfg.resolve(Path(f)).is_dir()]
+    paths = cfg.with_codes(codes).paths
+    folders = [cfg.resolve(Path(f)) for f in (paths.reference_codes, paths.independent_codings) if f is not None]
+    found = [str(f) for f in folders if f.is_dir()]
     if not found:
         return None
     cache = str(processed(cfg, "cache") / "delve")
@@ -709,33 +698,32 @@ def run_report(
     recorded, known_hashes = _run_cache.read_records(reports)
     hashes = _run_cache.FileHashes(known_hashes)
     inputs = _run_cache.inputs_digest(cfg, codes, settings_file, hashes)
-    kernel = None if fresh_kernels else _SharedKernel(cfg.root)
-    try:
-        if kernel is not None and notebooks and (force or _run_cache.why_run(
-            recorded.get(notebooks[0].name), _run_cache.notebook_key(inputs, notebooks[0], parameters, hashes),
-            notebooks[0], processed, reports, hashes,
-        ) is not None):
-            kernel.manager  # noqa: B018 - the first notebook runs: the kernel boots while the corpus is read
-        _check_corpus(cfg, say)
-        staging = reports / STAGING
-        shutil.rmtree(staging, ignore_errors=True)  # left by a run that was killed
-        (staging / "executed").mkdir(parents=True, exist_ok=True)
-    except BaseException:  # nothing ran: the kernel goes too
-        if kernel is not None:
-            kernel.shutdown()
-        raise
+    kernel = None if fresh_kernels else _SharedKernel(cfg.root)  # None: each notebook starts its own
+
+    def key_and_why(notebook: Path) -> tuple[str, str | None]:
+        """The notebook's run key, and why it runs (``None``: its page is kept)."""
+        key = _run_cache.notebook_key(inputs, notebook, parameters, hashes)
+        if force:
+            return key, "--force"
+        return key, _run_cache.why_run(recorded.get(notebook.name), key, notebook, processed, reports, hashes)
+
     records: dict[str, _run_cache.NotebookRecord] = {}  # this run's, once published
     state: dict[str, str] | None = None  # the processed folder's results after the last notebook run
     rendered: list[RenderedNotebook] = []
     prefetch: subprocess.Popen | None = None
     started_prefetch = False
     try:
-        with _kernel_for_notebooks(kernel) as kernel:
+        if kernel is not None and notebooks and key_and_why(notebooks[0])[1] is not None:
+            kernel.manager  # noqa: B018 - the first notebook runs: the kernel boots while the corpus is read
+        _check_corpus(cfg, say)
+        staging = reports / STAGING
+        shutil.rmtree(staging, ignore_errors=True)  # left by a run that was killed
+        (staging / "executed").mkdir(parents=True, exist_ok=True)
+        try:
             for k, notebook in enumerate(notebooks, start=1):
                 step = f"[{k}/{len(notebooks)}]"
-                key = _run_cache.notebook_key(inputs, notebook, parameters, hashes)
                 record = recorded.get(notebook.name)
-                why = "--force" if force else _run_cache.why_run(record, key, notebook, processed, reports, hashes)
+                key, why = key_and_why(notebook)
                 if why is None:
                     title, summary = describe_notebook(notebook)
                     rendered.append(RenderedNotebook(notebook, reports / f"{notebook.stem}.html", title, summary,
@@ -760,22 +748,25 @@ def run_report(
                     _run_cache.written_files(before, after),
                 )
                 say(f"{step} {notebook.stem}.html rendered in {_fmt_seconds(rendered[-1].seconds)}")
-        _publish(staging, reports, rendered, corpus_label)
-        for page in rendered:  # what was published: the hashes a kept page is checked against
-            record = records[page.notebook.name]
-            if not page.reused:
-                record.page = hashes.sha256(page.html) or ""
-                record.executed = hashes.sha256(reports / "executed" / page.notebook.name) or ""
-        _run_cache.drop_later_results([records[page.notebook.name] for page in rendered])
-        _run_cache.write_records(reports, records, hashes)
-        write_index(rendered, reports, corpus_label)
-    except _NotebookFailed as failed:
-        page = _keep_failed(staging, reports, corpus_label, failed.notebook, failed.where, failed.error)
-        raise AnalysisError(
-            f"{failed}\n(the notebook with its error: {page}; the previous complete "
-            f"pages stay in {reports}, and its index.html names this failure)"
-        ) from None
+            _publish(staging, reports, rendered, corpus_label)
+            for page in rendered:  # what was published: the hashes a kept page is checked against
+                record = records[page.notebook.name]
+                if not page.reused:
+                    record.page = hashes.sha256(page.html) or ""
+                    record.executed = hashes.sha256(reports / "executed" / page.notebook.name) or ""
+            _run_cache.drop_later_results([records[page.notebook.name] for page in rendered])
+            _run_cache.write_records(reports, records, hashes)
+            write_index(rendered, reports, corpus_label)
+        except _NotebookFailed as failed:
+            page = _keep_failed(staging, reports, corpus_label, failed.notebook, failed.where, failed.error)
+            raise AnalysisError(
+                f"{failed}\n(the notebook with its error: {page}; the previous complete "
+                f"pages stay in {reports}, and its index.html names this failure)"
+            ) from None
+        finally:
+            _stop_print_prefetch(prefetch)
+            _record(cfg, codes)
     finally:
-        _stop_print_prefetch(prefetch)
-        _record(cfg, codes)
+        if kernel is not None:
+            kernel.shutdown()
     return rendered
