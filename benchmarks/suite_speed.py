@@ -16,7 +16,9 @@ Prints the time of each notebook (from the report's manifest), cold and warm tot
 the ratios cold / plain embedding and warm / cold (forced warm / cold beside it), and the peak resident memory of the
 report's whole process tree (kernels included, sampled with psutil every 0.2 s), against
 the targets: cold <= 1.3x plain (1.5x accepted), warm <= 10% of cold, peak memory <= 2 GB
-(summed PSS; the summed RSS is printed beside it).
+(summed PSS; the summed RSS is printed beside it). Last, the CPU seconds of the plain
+encode and of the cold run's whole process tree, and the cold run's wall time if its
+work kept every core busy from start to end: the floor no scheduling can go below.
 
     .venv/bin/python benchmarks/suite_speed.py [--transcripts ../shared/corpus/transcripts] [--codes DIR|none]
         [--precision fp32|bf16]   # the suite's embedding precision (the plain reference is always fp32)
@@ -149,8 +151,17 @@ def write_config(tmp: Path, transcripts: Path, codes: Path | None, precision: st
     return config
 
 
-def plain_embedding(transcripts: Path) -> tuple[int, float]:
-    """Answers and seconds of the model's own fp32 encode of the substantive answers."""
+def children_cpu_seconds() -> float:
+    """User plus system CPU seconds of this process's finished descendants (each reaped
+    process adds its own and those of the processes it reaped: the report's runner, its
+    kernels and the print reader)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def plain_embedding(transcripts: Path) -> tuple[int, float, float]:
+    """Answers, seconds and CPU seconds (all threads) of the model's own fp32 encode of the
+    substantive answers."""
     from analysis import Embedder, load_config
     from analysis.transcripts import load_corpus, mark_substantive
 
@@ -161,33 +172,34 @@ def plain_embedding(transcripts: Path) -> tuple[int, float]:
         cfg.embedding.model, batch_size=cfg.embedding.batch_size, show_progress=False, precision="fp32"
     )
     embedder.encode_plain(texts[:64])  # load and warm up the model: not part of the reference cost
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     embedder.encode_plain(texts)
-    return len(texts), time.perf_counter() - started
+    return len(texts), time.perf_counter() - started, time.process_time() - cpu
 
 
 def run_report(
     config: Path, transcripts: Path, codes: Path | None, log: Path, force: bool = False
-) -> tuple[float, int, bool, dict, dict]:
+) -> tuple[float, int, bool, dict, dict, float]:
     """Seconds, peak tree memory (summed RSS, summed PSS), exactness of that peak, seconds
-    per notebook (0 for a page kept unchanged) and peak tree PSS per notebook."""
+    per notebook (0 for a page kept unchanged), peak tree PSS per notebook and the CPU
+    seconds of the whole process tree."""
     command = [sys.executable, "-m", "analysis", "--config", str(config), "report", "--transcripts", str(transcripts)]
     if codes is not None:
         command += ["--codes", str(codes)]
     if force:
         command.append("--force")
     env = {**os.environ, "ANALYSIS_CONFIG": str(config)}
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), children_cpu_seconds()
     with log.open("w") as out:
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         with TreeMemory(proc.pid, log=log) as memory:
             code = proc.wait()
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, children_cpu_seconds() - cpu
     if code != 0:
         sys.exit(f"report failed (exit {code}); its output:\n{log.read_text()[-4000:]}")
     manifest = json.loads((config.parent / "reports" / ".report.json").read_text())
     times = {p["notebook"]: 0.0 if p.get("reused") else p["seconds"] for p in manifest["pages"]}
-    return seconds, (memory.peak, memory.peak_pss), memory.exact, times, memory.by_notebook
+    return seconds, (memory.peak, memory.peak_pss), memory.exact, times, memory.by_notebook, cpu
 
 
 def main() -> None:
@@ -206,7 +218,7 @@ def main() -> None:
     else:
         codes = None if args.codes == "none" else Path(args.codes).resolve()
 
-    answers, plain_s = plain_embedding(transcripts)
+    answers, plain_s, plain_cpu = plain_embedding(transcripts)
     gc.collect()
     print(f"corpus: {transcripts} ({answers} substantive answers); codes: {codes}")
     print(f"plain fp32 encode: {plain_s:.1f} s ({answers / plain_s:.0f} answers/s)", flush=True)
@@ -219,11 +231,12 @@ def main() -> None:
         embedding = load_config(config).embedding
         print(f"suite embedding precision: {Embedder.from_settings(embedding).precision} "
               f"(embedding.precision: {embedding.precision})", flush=True)
-        cold_s, cold_rss, exact, cold_nb, cold_mem = run_report(config, transcripts, codes, tmp / "cold.log")
+        cold_s, cold_rss, exact, cold_nb, cold_mem, cold_cpu = run_report(
+            config, transcripts, codes, tmp / "cold.log")
         print(f"cold suite: {cold_s:.1f} s", flush=True)
-        warm_s, warm_rss, _, warm_nb, warm_mem = run_report(config, transcripts, codes, tmp / "warm.log")
+        warm_s, warm_rss, _, warm_nb, warm_mem, _ = run_report(config, transcripts, codes, tmp / "warm.log")
         print(f"warm suite: {warm_s:.1f} s", flush=True)
-        forced_s, forced_rss, _, forced_nb, forced_mem = run_report(
+        forced_s, forced_rss, _, forced_nb, forced_mem, _ = run_report(
             config, transcripts, codes, tmp / "forced.log", force=True)
         print(f"warm suite, every notebook run again (--force): {forced_s:.1f} s\n", flush=True)
         if args.keep:
@@ -264,6 +277,15 @@ def main() -> None:
           f"{forced_rss[1] / 1e9:.2f} GB")
     print(f"{'  summed RSS, same runs':<34}{peak_rss_gb:>8.2f} GB  (information: counts the pages a forked "
           "worker shares with its kernel once per process)")
+    # The work, not the wait: no schedule of the cold run on these cores is faster than
+    # its CPU seconds spread over all of them.
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    print(f"\nCPU seconds (user + system, all threads and processes; {cores} cores)")
+    print(f"{'plain fp32 encode':<34}{plain_cpu:>9.1f}   ({plain_cpu / plain_s:.2f} cores busy on average)")
+    print(f"{'cold suite, whole process tree':<34}{cold_cpu:>9.1f}   ({cold_cpu / cold_s:.2f} cores busy on average, "
+          f"{cold_cpu / (cores * cold_s):.0%} of the {cores})")
+    print(f"{'  its wall time on {0} cores at best'.format(cores):<34}{cold_cpu / cores:>9.1f}   "
+          f"({cold_cpu / cores / plain_s:.2f}x the plain encode, if every core were busy from start to end)")
 
 
 if __name__ == "__main__":

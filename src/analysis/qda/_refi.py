@@ -205,13 +205,14 @@ class _SuiteCodes:
 
 
 def _suite_selections(
-    group: pd.DataFrame, source: Source, spans: dict, stage_rows: pd.DataFrame, codes: _SuiteCodes
+    group: pd.DataFrame, source: Source, spans: dict, stage_rows: dict[str, dict], codes: _SuiteCodes
 ) -> list[Selection]:
     out = []
     for row in group.itertuples():
-        if row.turn_id not in stage_rows.index:
+        entry = stage_rows.get(row.turn_id)
+        if entry is None:
             continue
-        code_guids = codes.for_turn(row.turn_id, stage_rows.loc[row.turn_id])
+        code_guids = codes.for_turn(row.turn_id, entry)
         if code_guids:
             start, end = spans[row.turn_id]
             out.append(
@@ -317,7 +318,8 @@ def build_project(
         suite_user,
         uncertain,
     )
-    stage_rows = stages.set_index("turn_id")
+    # each coded turn's row as a dict: a lookup per turn, not a pandas row per turn
+    stage_rows = dict(zip(stages["turn_id"], stages.to_dict("records")))
     sources, selections, cases = [], [], []
     for interview_id, group in turns.groupby("interview_id", sort=False):
         text, spans = source_text(group)

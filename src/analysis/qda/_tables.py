@@ -42,11 +42,12 @@ def coded_segments(
     """
     label = dict(zip(topic_info["topic"], topic_info["label"]))
     topic_of = dict(zip(topics["turn_id"], topics["topic"]))
-    by_id = turns.set_index("turn_id")
+    # each turn's row as a dict: a lookup per coded turn, not a pandas row per stage
+    by_id = dict(zip(turns["turn_id"], turns.to_dict("records")))
     rows = []
     for entry in stages.itertuples():
         for stage in list(entry.stages):
-            turn = by_id.loc[entry.turn_id]
+            turn = by_id[entry.turn_id]
             topic = topic_of.get(entry.turn_id)
             rows.append(
                 {
