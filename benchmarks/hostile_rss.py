@@ -23,7 +23,7 @@ import time
 import zipfile
 from pathlib import Path
 
-import yaml
+from _corpus_config import write_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "raw" / "sample"
@@ -187,24 +187,6 @@ def build_cases(work: Path, only: list[str] | None = None) -> dict[str, list[str
 # ---------------------------------------------------------------- running
 
 
-def write_config(work: Path) -> Path:
-    settings = yaml.safe_load((ROOT / "config" / "settings.yaml").read_text())
-    settings["paths"].update(
-        {
-            "transcripts": str(SAMPLE),
-            "processed": str(work / "processed"),
-            "reference_codes": None,
-            "theme_labels": str(work / "theme_labels.json"),
-            "review_codes": str(work / "codes"),
-        }
-    )
-    settings["stages"]["taxonomy"] = str(ROOT / "config" / "taxonomy.yaml")
-    settings["stages"]["code_map"] = str(ROOT / "config" / "code_map.yaml")
-    config = work / "settings.yaml"
-    config.write_text(yaml.safe_dump(settings))
-    return config
-
-
 def _limit_memory() -> None:
     # A reader without a limit must not take the machine down with it: past this much
     # address space the case fails with MemoryError (shown as over the target).
@@ -247,7 +229,7 @@ def main() -> None:
     try:
         print(f"building the inputs in {work} ...", flush=True)
         cases = build_cases(work, args.only)
-        config = write_config(work)
+        config = write_settings(work, SAMPLE)
         rows = []
         print(f"{'case':48} {'peak RSS':>10} {'exit':>5} {'time':>7}  outcome")
         for name, cli in cases.items():

@@ -33,8 +33,9 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from _corpus_config import write_settings
 from analysis import load_corpus
-from suite_speed import TreeMemory, write_config
+from suite_speed import TreeMemory
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT.parent / "shared" / "corpus" / "transcripts"
@@ -92,7 +93,7 @@ def measure(factor: int, turns: pd.DataFrame, tmp: Path, seed: int, keep: bool =
     started = time.perf_counter()
     interviews = synthesise(turns, factor, work / "transcripts", seed)
     print(f"x{factor}: {interviews} interviews synthesised in {time.perf_counter() - started:.0f} s", flush=True)
-    config = write_config(work, work / "transcripts", None)
+    config = write_settings(work, work / "transcripts")
     rows = []
     for step in STEPS:
         seconds, peak = run_step(step, config, work / f"{step}.log")

@@ -43,8 +43,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import yaml
-
+from _corpus_config import write_settings
 from analysis.embeddings import PRECISIONS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,26 +130,6 @@ class TreeMemory:
             self.peak = self.peak_pss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
 
 
-def write_config(tmp: Path, transcripts: Path, codes: Path | None, precision: str | None = None) -> Path:
-    settings = yaml.safe_load((ROOT / "config" / "settings.yaml").read_text())
-    if precision is not None:
-        settings["embedding"]["precision"] = precision
-    settings["paths"].update(
-        transcripts=str(transcripts),
-        processed=str(tmp / "processed"),
-        reports=str(tmp / "reports"),
-        notebooks=str(ROOT / "notebooks"),
-        reference_codes=None if codes is None else str(codes),
-        theme_labels=str(tmp / "theme_labels.json"),
-        review_codes=str(tmp / "codes"),
-    )
-    for key in ("taxonomy", "code_map"):
-        settings["stages"][key] = str((ROOT / settings["stages"][key]).resolve())
-    config = tmp / "settings.yaml"
-    config.write_text(yaml.safe_dump(settings))
-    return config
-
-
 def children_cpu_seconds() -> float:
     """User plus system CPU seconds of this process's finished descendants (each reaped
     process adds its own and those of the processes it reaped: the report's runner, its
@@ -225,7 +204,10 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="suite-speed-"))
     try:
-        config = write_config(tmp, transcripts, codes, args.precision)
+        config = write_settings(
+            tmp, transcripts, codes=codes,
+            overrides=None if args.precision is None else {"embedding.precision": args.precision},
+        )
         from analysis import Embedder, load_config
 
         embedding = load_config(config).embedding

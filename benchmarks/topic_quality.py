@@ -31,8 +31,8 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import papermill as pm
-import yaml
 
+from _corpus_config import write_settings
 from analysis import fit_topics, load_config, read_embeddings, read_table, topic_quality
 from analysis.pipeline import make_embedder
 
@@ -64,18 +64,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        config = tmp / "config" / "settings.yaml"
-        config.parent.mkdir()
-        settings = yaml.safe_load((ROOT / "config" / "settings.yaml").read_text())
-        settings["paths"] = {
-            "transcripts": data,
-            "processed": str(tmp / "processed"),
-            "reports": str(tmp / "reports"),
-            "notebooks": str(ROOT / "notebooks"),
-        }
-        if args.fit_sample is not None:
-            settings["topics"]["fit_sample"] = args.fit_sample
-        config.write_text(yaml.safe_dump(settings))
+        config = write_settings(
+            tmp, Path(data), overrides=None if args.fit_sample is None else {"topics.fit_sample": args.fit_sample}
+        )
         os.environ["ANALYSIS_CONFIG"] = str(config)
         cfg = load_config(config)
 
