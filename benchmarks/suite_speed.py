@@ -39,6 +39,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -156,12 +157,21 @@ def plain_embedding(transcripts: Path) -> tuple[int, float, float]:
     return len(texts), time.perf_counter() - started, time.process_time() - cpu
 
 
-def run_report(
-    config: Path, transcripts: Path, codes: Path | None, log: Path, force: bool = False
-) -> tuple[float, int, bool, dict, dict, float]:
-    """Seconds, peak tree memory (summed RSS, summed PSS), exactness of that peak, seconds
-    per notebook (0 for a page kept unchanged), peak tree PSS per notebook and the CPU
-    seconds of the whole process tree."""
+@dataclass
+class ReportRun:
+    """What one ``analysis report`` run cost."""
+
+    seconds: float
+    peak_rss: int  # bytes, the process tree's summed RSS at its peak
+    peak_pss: int  # bytes, the same in summed PSS
+    exact: bool  # False: psutil missing, the largest single process only
+    notebook_seconds: dict[str, float]  # 0 for a page kept unchanged
+    notebook_pss: dict[str, int]  # peak tree PSS while each notebook ran
+    cpu_seconds: float  # user + system of the whole process tree
+
+
+def run_report(config: Path, transcripts: Path, codes: Path | None, log: Path, force: bool = False) -> ReportRun:
+    """Run the report on ``transcripts`` with ``config`` and measure it."""
     command = [sys.executable, "-m", "analysis", "--config", str(config), "report", "--transcripts", str(transcripts)]
     if codes is not None:
         command += ["--codes", str(codes)]
@@ -178,7 +188,7 @@ def run_report(
         sys.exit(f"report failed (exit {code}); its output:\n{log.read_text()[-4000:]}")
     manifest = json.loads((config.parent / "reports" / ".report.json").read_text())
     times = {p["notebook"]: 0.0 if p.get("reused") else p["seconds"] for p in manifest["pages"]}
-    return seconds, (memory.peak, memory.peak_pss), memory.exact, times, memory.by_notebook, cpu
+    return ReportRun(seconds, memory.peak, memory.peak_pss, memory.exact, times, memory.by_notebook, cpu)
 
 
 def main() -> None:
@@ -213,36 +223,33 @@ def main() -> None:
         embedding = load_config(config).embedding
         print(f"suite embedding precision: {Embedder.from_settings(embedding).precision} "
               f"(embedding.precision: {embedding.precision})", flush=True)
-        cold_s, cold_rss, exact, cold_nb, cold_mem, cold_cpu = run_report(
-            config, transcripts, codes, tmp / "cold.log")
-        print(f"cold suite: {cold_s:.1f} s", flush=True)
-        warm_s, warm_rss, _, warm_nb, warm_mem, _ = run_report(config, transcripts, codes, tmp / "warm.log")
-        print(f"warm suite: {warm_s:.1f} s", flush=True)
-        forced_s, forced_rss, _, forced_nb, forced_mem, _ = run_report(
-            config, transcripts, codes, tmp / "forced.log", force=True)
-        print(f"warm suite, every notebook run again (--force): {forced_s:.1f} s\n", flush=True)
+        cold = run_report(config, transcripts, codes, tmp / "cold.log")
+        print(f"cold suite: {cold.seconds:.1f} s", flush=True)
+        warm = run_report(config, transcripts, codes, tmp / "warm.log")
+        print(f"warm suite: {warm.seconds:.1f} s", flush=True)
+        forced = run_report(config, transcripts, codes, tmp / "forced.log", force=True)
+        print(f"warm suite, every notebook run again (--force): {forced.seconds:.1f} s\n", flush=True)
         if args.keep:
             shutil.copytree(tmp, args.keep, dirs_exist_ok=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    width = max(len(n) for n in cold_nb) + 2
+    width = max(len(n) for n in cold.notebook_seconds) + 2
     print(f"{'notebook':<{width}}{'cold s':>9}{'warm s':>9}{'forced s':>9}{'cold GB':>9}{'forced GB':>10}"
           "  (warm 0.0: page kept; GB: peak tree PSS while it ran)")
-    for name in cold_nb:
-        print(f"{name:<{width}}{cold_nb[name]:>9.1f}{warm_nb.get(name, float('nan')):>9.1f}"
-              f"{forced_nb.get(name, float('nan')):>9.1f}"
-              f"{cold_mem.get(name, 0) / 1e9:>9.2f}{forced_mem.get(name, 0) / 1e9:>10.2f}")
+    for name in cold.notebook_seconds:
+        print(f"{name:<{width}}{cold.notebook_seconds[name]:>9.1f}{warm.notebook_seconds.get(name, float('nan')):>9.1f}"
+              f"{forced.notebook_seconds.get(name, float('nan')):>9.1f}"
+              f"{cold.notebook_pss.get(name, 0) / 1e9:>9.2f}{forced.notebook_pss.get(name, 0) / 1e9:>10.2f}")
     outside = "(outside notebooks)"
     print(f"{outside:<{width}}"  # process start, checks, index page; kernels start inside each notebook's time
-          f"{cold_s - sum(cold_nb.values()):>9.1f}{warm_s - sum(warm_nb.values()):>9.1f}"
-          f"{forced_s - sum(forced_nb.values()):>9.1f}"
-          f"{cold_mem.get(outside, 0) / 1e9:>9.2f}{forced_mem.get(outside, 0) / 1e9:>10.2f}")
-    print(f"{'total':<{width}}{cold_s:>9.1f}{warm_s:>9.1f}{forced_s:>9.1f}\n")
+          + "".join(f"{run.seconds - sum(run.notebook_seconds.values()):>9.1f}" for run in (cold, warm, forced))
+          + f"{cold.notebook_pss.get(outside, 0) / 1e9:>9.2f}{forced.notebook_pss.get(outside, 0) / 1e9:>10.2f}")
+    print(f"{'total':<{width}}{cold.seconds:>9.1f}{warm.seconds:>9.1f}{forced.seconds:>9.1f}\n")
 
-    cold_ratio, warm_ratio = cold_s / plain_s, warm_s / cold_s
-    peak_gb = max(cold_rss[1], warm_rss[1], forced_rss[1]) / 1e9
-    peak_rss_gb = max(cold_rss[0], warm_rss[0], forced_rss[0]) / 1e9
+    cold_ratio, warm_ratio = cold.seconds / plain_s, warm.seconds / cold.seconds
+    peak_gb = max(run.peak_pss for run in (cold, warm, forced)) / 1e9
+    peak_rss_gb = max(run.peak_rss for run in (cold, warm, forced)) / 1e9
 
     def verdict(ok: bool, accepted: bool = False) -> str:
         return "met" if ok else ("accepted" if accepted else "MISSED")
@@ -251,12 +258,13 @@ def main() -> None:
     print(f"{'cold / plain embedding':<34}{cold_ratio:>9.2f}x  <= {TARGET_COLD}x ({ACCEPTED_COLD}x accepted): "
           f"{verdict(cold_ratio <= TARGET_COLD, cold_ratio <= ACCEPTED_COLD)}")
     print(f"{'warm / cold':<34}{warm_ratio:>9.1%}   <= {TARGET_WARM:.0%}: {verdict(warm_ratio <= TARGET_WARM)}")
-    print(f"{'  forced warm / cold':<34}{forced_s / cold_s:>9.1%}   (every notebook run again; information)")
-    how = "" if exact else " (psutil missing: largest single process only)"
+    print(f"{'  forced warm / cold':<34}{forced.seconds / cold.seconds:>9.1%}   "
+          "(every notebook run again; information)")
+    how = "" if cold.exact else " (psutil missing: largest single process only)"
     print(f"{'peak memory, report process tree':<34}{peak_gb:>8.2f} GB  <= {TARGET_RSS_GB} GB: "
           f"{verdict(peak_gb <= TARGET_RSS_GB)}{how} (summed PSS: shared pages split among their processes)")
-    print(f"{'  cold / warm / forced run peak':<34}{cold_rss[1] / 1e9:>8.2f} / {warm_rss[1] / 1e9:.2f} / "
-          f"{forced_rss[1] / 1e9:.2f} GB")
+    print(f"{'  cold / warm / forced run peak':<34}{cold.peak_pss / 1e9:>8.2f} / {warm.peak_pss / 1e9:.2f} / "
+          f"{forced.peak_pss / 1e9:.2f} GB")
     print(f"{'  summed RSS, same runs':<34}{peak_rss_gb:>8.2f} GB  (information: counts the pages a forked "
           "worker shares with its kernel once per process)")
     # The work, not the wait: no schedule of the cold run on these cores is faster than
@@ -264,10 +272,11 @@ def main() -> None:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     print(f"\nCPU seconds (user + system, all threads and processes; {cores} cores)")
     print(f"{'plain fp32 encode':<34}{plain_cpu:>9.1f}   ({plain_cpu / plain_s:.2f} cores busy on average)")
-    print(f"{'cold suite, whole process tree':<34}{cold_cpu:>9.1f}   ({cold_cpu / cold_s:.2f} cores busy on average, "
-          f"{cold_cpu / (cores * cold_s):.0%} of the {cores})")
-    print(f"{'  its wall time on {0} cores at best'.format(cores):<34}{cold_cpu / cores:>9.1f}   "
-          f"({cold_cpu / cores / plain_s:.2f}x the plain encode, if every core were busy from start to end)")
+    busy = cold.cpu_seconds / cold.seconds
+    print(f"{'cold suite, whole process tree':<34}{cold.cpu_seconds:>9.1f}   ({busy:.2f} cores busy on average, "
+          f"{busy / cores:.0%} of the {cores})")
+    print(f"{'  its wall time on {0} cores at best'.format(cores):<34}{cold.cpu_seconds / cores:>9.1f}   "
+          f"({cold.cpu_seconds / cores / plain_s:.2f}x the plain encode, if every core were busy from start to end)")
 
 
 if __name__ == "__main__":

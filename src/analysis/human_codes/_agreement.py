@@ -293,12 +293,15 @@ def _interview_draws(
 def _unit_counts(units: list[str], reference, other, stage_ids: list[str]) -> np.ndarray:
     """Counts of ``units`` that :func:`_figures_from_counts` reads: per stage (reference,
     other) both / reference only / other only / neither, then the same for "has any stage"."""
-    ref = np.array([[s in reference[u] for s in stage_ids] for u in units], dtype=bool).reshape(len(units), -1)
-    oth = np.array([[s in other[u] for s in stage_ids] for u in units], dtype=bool).reshape(len(units), -1)
-    coded_r = np.array([bool(reference[u]) for u in units], dtype=bool)
-    coded_o = np.array([bool(other[u]) for u in units], dtype=bool)
-    per_stage = np.stack(_pair_counts(ref, oth), axis=1).ravel()
-    return np.concatenate([per_stage, _pair_counts(coded_r, coded_o)]).astype(np.int64)
+
+    def stages_of(codes) -> np.ndarray:  # units x stages
+        return np.array([[s in codes[u] for s in stage_ids] for u in units], dtype=bool).reshape(len(units), -1)
+
+    def coded(codes) -> np.ndarray:
+        return np.array([bool(codes[u]) for u in units], dtype=bool)
+
+    per_stage = np.stack(_pair_counts(stages_of(reference), stages_of(other)), axis=1).ravel()
+    return np.concatenate([per_stage, _pair_counts(coded(reference), coded(other))]).astype(np.int64)
 
 
 def _figures_from_counts(counts: np.ndarray, n_stages: int) -> tuple:
@@ -308,12 +311,12 @@ def _figures_from_counts(counts: np.ndarray, n_stages: int) -> tuple:
     both, ref_only, oth_only, neither = per_stage.T
     scored = [f1(int(tp), int(fp), int(fn)) for tp, fn, fp in zip(both, ref_only, oth_only) if tp + fn > 0]
     micro = f1(int(both.sum()), int(oth_only.sum()), int(ref_only.sum()))
-    alpha = _alpha_from_pairs(int(neither.sum()), int(oth_only.sum()), int(ref_only.sum()), int(both.sum()))
+    alpha = _binary_alpha(int(neither.sum()), int(oth_only.sum()), int(ref_only.sum()), int(both.sum()))
     c_both, c_ref, c_oth, c_neither = (int(v) for v in counts[4 * n_stages :])
     return float(np.mean(scored)) if scored else None, micro, alpha, _kappa_from_pairs(c_both, c_ref, c_oth, c_neither)
 
 
-def _alpha_from_pairs(ff: int, ft: int, tf: int, tt: int) -> float | None:
+def _binary_alpha(ff: int, ft: int, tf: int, tt: int) -> float | None:
     """:func:`krippendorff_alpha_nominal` of two binary codings given as counts of pairs
     (reference, other): (False, False), (False, True), (True, False), (True, True)."""
     pairs = np.array([[ff, ft], [tf, tt]], dtype=float)
